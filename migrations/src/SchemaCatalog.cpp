@@ -1,1 +1,126 @@
-// placeholder until the first real source lands
+#include "migrations/SchemaCatalog.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace bridge::migrations {
+
+namespace {
+
+// The two dialects differ only in how a table declares its auto-increment key and its storage options;
+// everything else is written once in portable SQL.
+struct DialectWords {
+    std::string_view autoIncrementKey;
+    std::string_view tableOptions;
+};
+
+std::string expand(std::string_view statement, const DialectWords& words) {
+    std::string out(statement);
+    auto replaceAll = [&out](std::string_view from, std::string_view to) {
+        for (auto at = out.find(from); at != std::string::npos; at = out.find(from, at + to.size())) {
+            out.replace(at, from.size(), to);
+        }
+    };
+    replaceAll("{AUTO_ID}", words.autoIncrementKey);
+    replaceAll("{TABLE}", words.tableOptions);
+    return out;
+}
+
+// Version 1: organizations and users (two ids each), connections, shared access tokens, refresh leases,
+// OAuth attempts, events and the legacy-id sequences.
+constexpr std::string_view kVersion1[] = {
+    R"(CREATE TABLE organizations (
+        id BIGINT NOT NULL PRIMARY KEY,
+        public_id VARCHAR(40) NOT NULL UNIQUE,
+        name VARCHAR(255) NOT NULL,
+        origin VARCHAR(16) NOT NULL,
+        legacy_fingerprint VARCHAR(64) NULL,
+        created_at BIGINT NOT NULL){TABLE})",
+    R"(CREATE TABLE users (
+        id BIGINT NOT NULL PRIMARY KEY,
+        public_id VARCHAR(40) NOT NULL UNIQUE,
+        org_id BIGINT NOT NULL,
+        email VARCHAR(320) NOT NULL,
+        email_key VARCHAR(320) NOT NULL,
+        display_name VARCHAR(255) NULL,
+        sf_user_id VARCHAR(18) NULL,
+        active INTEGER NOT NULL,
+        sync_suspended INTEGER NOT NULL,
+        suspend_reason VARCHAR(512) NULL,
+        suspended_by_loss INTEGER NOT NULL,
+        origin VARCHAR(16) NOT NULL,
+        UNIQUE (org_id, email_key)){TABLE})",
+    R"(CREATE INDEX users_by_org ON users (org_id, id))",
+    R"(CREATE TABLE connections (
+        org_id BIGINT NOT NULL PRIMARY KEY,
+        login_enabled INTEGER NOT NULL,
+        auth_method VARCHAR(32) NOT NULL,
+        status VARCHAR(16) NOT NULL,
+        environment VARCHAR(16) NULL,
+        sa_user_id VARCHAR(18) NULL,
+        sa_username VARCHAR(255) NULL,
+        sf_org_id VARCHAR(18) NULL,
+        instance_url VARCHAR(255) NULL,
+        refresh_token_ct TEXT NULL,
+        refresh_token_key VARCHAR(64) NULL,
+        status_changed_at BIGINT NULL,
+        connected_at BIGINT NULL,
+        last_error VARCHAR(512) NULL,
+        last_refresh_at BIGINT NULL,
+        changed_by_admin_at BIGINT NULL,
+        written_by VARCHAR(16) NOT NULL,
+        version BIGINT NOT NULL){TABLE})",
+    R"(CREATE INDEX connections_by_last_refresh ON connections (status, last_refresh_at))",
+    R"(CREATE TABLE access_tokens (
+        org_id BIGINT NOT NULL PRIMARY KEY,
+        token_ct TEXT NOT NULL,
+        token_key VARCHAR(64) NOT NULL,
+        instance_url VARCHAR(255) NOT NULL,
+        expires_at BIGINT NOT NULL){TABLE})",
+    R"(CREATE TABLE refresh_leases (
+        org_id BIGINT NOT NULL PRIMARY KEY,
+        owner VARCHAR(64) NOT NULL,
+        fence BIGINT NOT NULL,
+        expires_at_ms BIGINT NOT NULL){TABLE})",
+    R"(CREATE TABLE oauth_attempts (
+        state_hash VARCHAR(64) NOT NULL PRIMARY KEY,
+        org_id BIGINT NOT NULL,
+        panel VARCHAR(8) NOT NULL,
+        environment VARCHAR(16) NOT NULL,
+        actor VARCHAR(255) NOT NULL,
+        verifier_ct TEXT NOT NULL,
+        verifier_key VARCHAR(64) NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT NULL){TABLE})",
+    R"(CREATE TABLE events (
+        id {AUTO_ID},
+        org_id BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        type VARCHAR(32) NOT NULL,
+        panel VARCHAR(8) NULL,
+        actor VARCHAR(255) NULL,
+        detail VARCHAR(1024) NULL){TABLE})",
+    R"(CREATE INDEX events_by_org ON events (org_id, id))",
+};
+
+std::vector<SchemaVersion> buildCatalog(const DialectWords& words) {
+    SchemaVersion version1{1, {}};
+    for (auto statement : kVersion1) version1.statements.push_back(expand(statement, words));
+    return {version1};
+}
+
+}  // namespace
+
+const std::vector<SchemaVersion>& schemaVersions(std::string_view sqlDialect) {
+    static const std::vector<SchemaVersion> sqlite =
+        buildCatalog({"INTEGER PRIMARY KEY AUTOINCREMENT", ""});
+    static const std::vector<SchemaVersion> mysql = buildCatalog(
+        {"BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"});
+    if (sqlDialect == "sqlite") return sqlite;
+    if (sqlDialect == "mysql") return mysql;
+    throw std::invalid_argument("unknown SQL dialect " + std::string(sqlDialect));
+}
+
+int upgradeSchema(Store& store) { return store.applySchema(schemaVersions(store.sqlDialect())); }
+
+}  // namespace bridge::migrations

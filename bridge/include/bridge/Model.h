@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mappings/Vocabulary.h"
@@ -74,6 +75,10 @@ enum class EventType {
     RefreshTokenRotated,
     Migrated,
 };
+
+// The wire names of event types ("login_started", ...), shared by the store and the new panel.
+std::string_view eventTypeName(EventType type);
+std::optional<EventType> parseEventType(std::string_view name);
 
 struct Event {
     std::int64_t id = 0;

@@ -3,11 +3,17 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bridge/Model.h"
 
 namespace bridge {
+
+struct SchemaVersion {
+    int version = 0;
+    std::vector<std::string> statements;
+};
 
 // The organizations an operation may see: every one (support), or the listed legacy ids (org-admin).
 struct OrganizationScope {
@@ -53,6 +59,9 @@ struct ConnectionTransition {
 struct RefreshOutcome {
     std::int64_t orgId = 0;
     std::string leaseOwner;
+    // The refresh token that was presented, as stored; nothing is written if the connection no longer holds it
+    // (an admin logged in again or disconnected while the refresh was under way).
+    std::string presentedRefreshCiphertext;
     StoredAccessToken accessToken;
     std::optional<SealedToken> rotatedRefreshToken;  // stored before the access token is handed out
     UnixSeconds refreshedAt = 0;
@@ -64,10 +73,14 @@ struct MigratedOrganization {
     Organization organization;
     std::vector<User> users;
     std::optional<Connection> connection;
-    UnixSeconds migrationStartedAt = 0;  // a connection changed by an admin after this is left alone
+    // SHA-256 of the legacy rows this was built from: equal on a rerun means already current, nothing written.
+    std::string legacyFingerprint;
     std::vector<Event> events;
 };
 
+// Conflict: the legacy id of the organization or of one of its users is held by something the migrator did not
+// create. A connection that the server changed since the migrator wrote it (a panel, the broker) is never
+// overwritten.
 enum class MigrationWrite { Written, AlreadyCurrent, Conflict };
 
 // The shared store behind both panels, the broker and the migrator. One interface, two backends
@@ -77,9 +90,13 @@ class Store {
 public:
     virtual ~Store() = default;
 
-    // --- schema (migrations/ owns the versions; the store only applies them, under a lock) ---
+    // --- schema (migrations/ owns the versions; the store only applies them) ---
+    // "sqlite" or "mysql": which statements of the schema catalog this store runs.
+    virtual std::string_view sqlDialect() const = 0;
     virtual int schemaVersion() = 0;
-    virtual void applySchemaVersion(int version, const std::vector<std::string>& statements) = 0;
+    // Applies, in order and under a lock that other processes respect, every version above the current one.
+    // Returns the version the store is at afterwards.
+    virtual int applySchema(const std::vector<SchemaVersion>& versions) = 0;
     virtual bool ping() = 0;
 
     // --- organizations / profiles ---

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace Poco::Util {
+class AbstractConfiguration;
+}
+
+namespace bridge {
+
+// Configuration is read once at start into these structs (OPERATIONS.md, "Configuration keys"); nothing reads
+// configuration keys after that.
+
+struct HttpConfig {
+    int port = 8080;
+    int threads = 64;
+    int maxQueued = 256;
+    int keepAliveSeconds = 15;
+};
+
+struct StoreConfig {
+    std::string dsn = "sqlite:bridge.db";
+};
+
+struct CryptoConfig {
+    std::string keys;  // "ID:BASE64(32 bytes),..."; never logged
+    std::optional<std::string> activeKey;
+};
+
+struct AdminConfig {
+    std::string jwtSecret;  // never logged
+};
+
+struct SalesforceConfig {
+    std::string clientId;
+    std::string clientSecret;  // never logged
+    std::string productionLoginUrl = "https://login.salesforce.com";
+    std::string sandboxLoginUrl = "https://test.salesforce.com";
+    std::string callbackUrl = "http://localhost:8080/oauth/salesforce/callback";
+    std::chrono::milliseconds timeout{10000};
+    std::chrono::seconds accessTokenTtl{900};
+    std::chrono::seconds keepAliveInterval{24 * 3600};  // 0 = never
+};
+
+struct PanelConfig {
+    // Empty: the built-in return pages of this server.
+    std::string legacyReturnUrl;
+    std::string modernReturnUrl;
+};
+
+struct LegacyConfig {
+    std::string dsn;
+    std::string tokenKeys;  // never logged
+};
+
+struct MigrateConfig {
+    int batchSize = 500;
+};
+
+struct LogConfig {
+    std::string level = "info";
+    std::string format = "text";  // text | json
+};
+
+struct Config {
+    HttpConfig http;
+    StoreConfig store;
+    CryptoConfig crypto;
+    AdminConfig admin;
+    SalesforceConfig salesforce;
+    PanelConfig panel;
+    LegacyConfig legacy;
+    MigrateConfig migrate;
+    LogConfig log;
+    std::int64_t firstNewLegacyId = 2000000000;
+};
+
+// A configuration that cannot be used: the process exits with code 2 and this message.
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Reads every key: the environment (BRIDGE_ + the key upper-cased, '.' as '_') wins over the file.
+// `environment` looks a variable up (std::getenv in production, a map in tests).
+using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
+Config loadConfig(const Poco::Util::AbstractConfiguration* file, const EnvironmentLookup& environment);
+EnvironmentLookup processEnvironment();
+std::string environmentVariableFor(const std::string& key);
+
+}  // namespace bridge

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <Poco/Data/Session.h>
+#include <Poco/Exception.h>
+
+#include <functional>
+#include <memory>
+
+#include "bridge/Store.h"
+
+namespace bridge {
+
+// The store written once in portable SQL over Poco::Data. A backend (SqliteStore, MySqlStore) supplies sessions,
+// how a write transaction starts, how the schema is locked, and which database errors mean what.
+class SqlStore : public Store {
+public:
+    int schemaVersion() override;
+    int applySchema(const std::vector<SchemaVersion>& versions) override;
+    bool ping() override;
+
+    std::vector<Organization> listOrganizations(const OrganizationScope& scope, std::int64_t afterLegacyId,
+                                                int limit) override;
+    std::optional<Organization> findOrganization(std::int64_t legacyId) override;
+    std::optional<Organization> findOrganizationByPublicId(const std::string& publicId) override;
+    Organization createOrganization(const std::string& name, std::int64_t firstNewLegacyId) override;
+
+    std::int64_t countUsers(std::int64_t orgId) override;
+    std::vector<User> listUsersByOffset(std::int64_t orgId, std::int64_t offset, int limit) override;
+    std::vector<User> listUsersAfter(std::int64_t orgId, std::int64_t afterLegacyId, int limit) override;
+    std::optional<User> findUser(std::int64_t legacyId) override;
+    std::optional<User> findUserByPublicId(const std::string& publicId) override;
+    User createUser(const NewUser& user, std::int64_t firstNewLegacyId) override;
+    User updateUser(std::int64_t legacyId, const UserChanges& changes) override;
+
+    Connection loadConnection(std::int64_t orgId) override;
+    bool applyTransition(const ConnectionTransition& transition) override;
+    void appendEvent(const Event& event) override;
+    std::vector<Event> listEvents(std::int64_t orgId, std::int64_t beforeEventId, int limit) override;
+
+    void insertOAuthAttempt(const OAuthAttempt& attempt) override;
+    std::optional<OAuthAttempt> consumeOAuthAttempt(const std::string& stateHash, UnixSeconds now) override;
+
+    std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) override;
+    void forgetAccessToken(std::int64_t orgId) override;
+    bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner, std::int64_t nowMs,
+                                std::int64_t leaseUntilMs) override;
+    void releaseRefreshLease(std::int64_t orgId, const std::string& owner) override;
+    bool commitRefresh(const RefreshOutcome& outcome) override;
+    std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) override;
+
+    MigrationWrite writeMigratedOrganization(const MigratedOrganization& migrated) override;
+
+protected:
+    virtual Poco::Data::Session openSession() = 0;
+    // The statement that starts a transaction which will write ("BEGIN IMMEDIATE" on SQLite, so that two writers
+    // queue on the busy timeout instead of deadlocking on a lock upgrade).
+    virtual std::string_view beginWrite() const = 0;
+    // " FOR UPDATE" where the database locks selected rows, empty where the write transaction already locks all.
+    virtual std::string_view lockRows() const = 0;
+    virtual bool isDuplicateKey(const Poco::Exception& error) const = 0;
+    // Runs `apply` while holding a lock that keeps other processes from upgrading the schema at the same time.
+    virtual void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) = 0;
+
+    template <typename Work>
+    auto inTransaction(Work&& work);
+    template <typename Work>
+    auto withSession(Work&& work);
+
+private:
+    Connection readConnection(Poco::Data::Session& session, std::int64_t orgId, bool forUpdate);
+    void writeConnection(Poco::Data::Session& session, const Connection& connection, bool exists,
+                         std::string_view writtenBy);
+    void insertEvents(Poco::Data::Session& session, const std::vector<Event>& events);
+    std::optional<User> readUser(Poco::Data::Session& session, const std::string& where, const std::string& key,
+                                 std::int64_t id);
+};
+
+}  // namespace bridge

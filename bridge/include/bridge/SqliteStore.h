@@ -1,0 +1,30 @@
+#pragma once
+
+#include <Poco/Data/SessionPool.h>
+
+#include <string>
+
+#include "bridge/SqlStore.h"
+
+namespace bridge {
+
+// The embedded default store: one SQLite file in WAL mode, shared safely by several processes on one machine.
+class SqliteStore : public SqlStore {
+public:
+    SqliteStore(const std::string& path, int poolSize);
+    ~SqliteStore() override;
+
+    std::string_view sqlDialect() const override { return "sqlite"; }
+
+protected:
+    Poco::Data::Session openSession() override;
+    std::string_view beginWrite() const override { return "BEGIN IMMEDIATE"; }
+    std::string_view lockRows() const override { return ""; }
+    bool isDuplicateKey(const Poco::Exception& error) const override;
+    void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) override;
+
+private:
+    Poco::Data::SessionPool pool_;
+};
+
+}  // namespace bridge

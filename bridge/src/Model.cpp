@@ -1,0 +1,37 @@
+#include "bridge/Model.h"
+
+#include <array>
+#include <utility>
+
+namespace bridge {
+
+namespace {
+
+constexpr std::array<std::pair<EventType, std::string_view>, 8> kEventTypeNames{{
+    {EventType::LoginStarted, "login_started"},
+    {EventType::Connected, "connected"},
+    {EventType::LoginRefused, "login_refused"},
+    {EventType::ToggleChanged, "toggle_changed"},
+    {EventType::Lost, "lost"},
+    {EventType::Disconnected, "disconnected"},
+    {EventType::RefreshTokenRotated, "refresh_token_rotated"},
+    {EventType::Migrated, "migrated"},
+}};
+
+}  // namespace
+
+std::string_view eventTypeName(EventType type) {
+    for (const auto& [each, name] : kEventTypeNames) {
+        if (each == type) return name;
+    }
+    return "unknown";
+}
+
+std::optional<EventType> parseEventType(std::string_view name) {
+    for (const auto& [type, each] : kEventTypeNames) {
+        if (each == name) return type;
+    }
+    return std::nullopt;
+}
+
+}  // namespace bridge

@@ -1,0 +1,58 @@
+#include "bridge/MySqlStore.h"
+
+#include <Poco/Data/MySQL/Connector.h>
+#include <Poco/Data/MySQL/MySQLException.h>
+
+#include "bridge/Error.h"
+#include "bridge/Logging.h"
+
+using namespace Poco::Data::Keywords;
+
+namespace bridge {
+
+namespace {
+
+constexpr int kSchemaLockWaitSeconds = 60;
+
+const std::string& registeredConnector() {
+    static const std::string name = [] {
+        Poco::Data::MySQL::Connector::registerConnector();
+        return std::string("MySQL");
+    }();
+    return name;
+}
+
+}  // namespace
+
+MySqlStore::MySqlStore(const std::string& connectionString, int poolSize)
+    : pool_(registeredConnector(), connectionString, 1, poolSize, 60) {}
+
+MySqlStore::~MySqlStore() { pool_.shutdown(); }
+
+Poco::Data::Session MySqlStore::openSession() { return pool_.get(); }
+
+bool MySqlStore::isDuplicateKey(const Poco::Exception& error) const {
+    // ER_DUP_ENTRY; Poco's MySQL exceptions carry the server's message, which names it.
+    return error.displayText().find("Duplicate entry") != std::string::npos || error.code() == 1062;
+}
+
+void MySqlStore::withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) {
+    // MySQL's DDL commits implicitly, so a transaction cannot serve as the lock: a named server lock does, and two
+    // instances starting on an empty database apply each version once.
+    Poco::Nullable<Poco::Int64> acquired;
+    session << "SELECT GET_LOCK('bridge_schema', ?)", bind(Poco::Int64{kSchemaLockWaitSeconds}), into(acquired), now;
+    if (acquired.isNull() || acquired.value() != 1) {
+        throw Error(ErrorCode::StoreUnavailable, "Timed out waiting for another instance to upgrade the schema.");
+    }
+    try {
+        apply();
+    } catch (...) {
+        Poco::Nullable<Poco::Int64> released;
+        session << "SELECT RELEASE_LOCK('bridge_schema')", into(released), now;
+        throw;
+    }
+    Poco::Nullable<Poco::Int64> released;
+    session << "SELECT RELEASE_LOCK('bridge_schema')", into(released), now;
+}
+
+}  // namespace bridge
