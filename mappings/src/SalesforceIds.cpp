@@ -1,0 +1,57 @@
+#include "mappings/SalesforceIds.h"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace bridge::mappings {
+
+namespace {
+
+constexpr std::size_t kShortLength = 15;
+constexpr std::size_t kLongLength = 18;
+constexpr std::size_t kChunkLength = 5;
+constexpr std::string_view kSuffixAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+
+bool isAsciiUpper(char c) { return c >= 'A' && c <= 'Z'; }
+bool isAsciiLower(char c) { return c >= 'a' && c <= 'z'; }
+bool isAsciiAlphanumeric(char c) { return isAsciiUpper(c) || isAsciiLower(c) || (c >= '0' && c <= '9'); }
+char toAsciiUpper(char c) { return isAsciiLower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
+
+std::string caseSuffix(std::string_view shortId) {
+    std::string suffix;
+    for (std::size_t chunk = 0; chunk < kShortLength; chunk += kChunkLength) {
+        unsigned upperCaseBits = 0;
+        for (std::size_t i = 0; i < kChunkLength; ++i) {
+            if (isAsciiUpper(shortId[chunk + i])) upperCaseBits |= 1U << i;
+        }
+        suffix += kSuffixAlphabet[upperCaseBits];
+    }
+    return suffix;
+}
+
+bool equalIgnoringAsciiCase(std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](char x, char y) { return toAsciiUpper(x) == toAsciiUpper(y); });
+}
+
+}  // namespace
+
+std::optional<std::string> toSalesforceId18(std::string_view id) {
+    if (id.size() != kShortLength && id.size() != kLongLength) return std::nullopt;
+    if (!std::all_of(id.begin(), id.end(), isAsciiAlphanumeric)) return std::nullopt;
+    const auto shortId = id.substr(0, kShortLength);
+    std::string longId(shortId);
+    longId += caseSuffix(shortId);
+    if (id.size() == kLongLength && !equalIgnoringAsciiCase(id.substr(kShortLength), longId.substr(kShortLength))) {
+        return std::nullopt;
+    }
+    return longId;
+}
+
+bool sameSalesforceId(std::string_view a, std::string_view b) {
+    const auto longA = toSalesforceId18(a);
+    const auto longB = toSalesforceId18(b);
+    return longA && longB && equalIgnoringAsciiCase(*longA, *longB);
+}
+
+}  // namespace bridge::mappings
