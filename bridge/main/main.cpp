@@ -1,1 +1,3 @@
-int main() { return 0; }
+#include "app/Commands.h"
+
+int main(int argc, char** argv) { return bridge::app::runCommandLine({argv + 1, argv + argc}); }

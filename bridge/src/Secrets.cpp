@@ -30,7 +30,8 @@ constexpr Base64Alphabet makeAlphabet(std::string_view symbols) {
 
 constexpr Base64Alphabet kStandardAlphabet =
     makeAlphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-constexpr Base64Alphabet kUrlAlphabet = makeAlphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+constexpr Base64Alphabet kUrlAlphabet =
+    makeAlphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
 std::string encodeBase64(std::string_view bytes, const Base64Alphabet& alphabet, bool padded) {
     const std::string_view symbols = alphabet.symbols;

@@ -97,6 +97,13 @@ using OrganizationRow = Poco::Tuple<Int64, std::string, std::string>;
 
 Organization organizationFromRow(const OrganizationRow& row) { return {row.get<0>(), row.get<1>(), row.get<2>()}; }
 
+// A write that a unique key refused. An id allocation that lost a race catches it and tries again; any other
+// caller sees the store's failure like every other database error.
+class DuplicateKey : public Error {
+public:
+    DuplicateKey() : Error(ErrorCode::StoreUnavailable, "The store is unavailable; try again shortly.") {}
+};
+
 void rollbackQuietly(Session& session) {
     try {
         session << "ROLLBACK", now;
@@ -124,6 +131,10 @@ auto SqlStore::withSession(Work&& work) {
     } catch (const Error&) {
         throw;
     } catch (const Poco::Exception& error) {
+        if (isDuplicateKey(error)) {
+            logger("store")->debug("write refused by a unique key: {}", error.displayText());
+            throw DuplicateKey();
+        }
         logger("store")->error("store unavailable: {}", error.displayText());
         throw Error(ErrorCode::StoreUnavailable, "The store is unavailable; try again shortly.");
     }
@@ -257,8 +268,8 @@ Organization SqlStore::createOrganization(const std::string& name, std::int64_t 
                     bind(std::string(kOriginPanel)), bind(Int64{nowSeconds()}), now;
                 return organization;
             });
-        } catch (const Poco::Exception& error) {
-            if (!isDuplicateKey(error)) throw;
+        } catch (const DuplicateKey&) {
+            // Another writer took the id first: read the highest id again.
         }
     }
     throw Error(ErrorCode::StoreUnavailable, "Could not allocate an organization id; try again.");
@@ -347,8 +358,7 @@ User SqlStore::createUser(const NewUser& newUser, std::int64_t firstNewLegacyId)
                     bind(Int64{user.active ? 1 : 0}), bind(std::string(kOriginPanel)), now;
                 return user;
             });
-        } catch (const Poco::Exception& error) {
-            if (!isDuplicateKey(error)) throw;
+        } catch (const DuplicateKey&) {
             // The email unique key also refuses a concurrent twin: tell which one it was.
             if (withSession([&](Session& session) {
                     Int64 taken = 0;
@@ -374,6 +384,22 @@ User SqlStore::updateUser(std::int64_t legacyId, const UserChanges& changes) {
             bind(toNullable(user->displayName)), bind(toNullable(user->salesforceUserId)),
             bind(Int64{user->active ? 1 : 0}), bind(Int64{legacyId}), now;
         return *user;
+    });
+}
+
+bool SqlStore::hasActiveEndUser(std::int64_t orgId, const std::string& salesforceUserId18,
+                                const std::vector<std::string>& emailKeys) {
+    return withSession([&](Session& session) {
+        Int64 matches = 0;
+        // Ids are stored in their 18-character form; compare case-insensitively as Salesforce does.
+        session << "SELECT COUNT(*) FROM users WHERE org_id = ? AND active = 1 AND UPPER(sf_user_id) = UPPER(?)",
+            bind(Int64{orgId}), bind(salesforceUserId18), into(matches), now;
+        for (const auto& emailKey : emailKeys) {
+            if (matches > 0) break;
+            session << "SELECT COUNT(*) FROM users WHERE org_id = ? AND active = 1 AND email_key = ?",
+                bind(Int64{orgId}), bind(emailKey), into(matches), now;
+        }
+        return matches > 0;
     });
 }
 
@@ -723,14 +749,16 @@ MigrationWrite SqlStore::writeMigratedOrganization(const MigratedOrganization& m
         }
 
         if (migrated.connection) {
-            std::vector<std::string> writers;
-            session << "SELECT written_by FROM connections WHERE org_id = ?" + std::string(lockRows()), bind(orgId),
-                into(writers), now;
+            using WriterRow = Poco::Tuple<std::string, Int64>;
+            std::vector<WriterRow> writers;
+            session << "SELECT written_by, version FROM connections WHERE org_id = ?" + std::string(lockRows()),
+                bind(orgId), into(writers), now;
             // A row the server wrote (a panel, a login, the broker) is newer than the legacy one: leave it.
-            if (writers.empty() || writers.front() == kWrittenByMigration) {
+            if (writers.empty() || writers.front().get<0>() == kWrittenByMigration) {
                 Connection connection = *migrated.connection;
                 connection.orgId = orgId;
-                connection.version = 1;
+                // Bumped like by every write, so that a panel holding the version it read notices the rerun.
+                connection.version = writers.empty() ? 1 : writers.front().get<1>() + 1;
                 writeConnection(session, connection, !writers.empty(), kWrittenByMigration);
                 session << "DELETE FROM access_tokens WHERE org_id = ?", bind(orgId), now;
                 insertEvents(session, migrated.events);

@@ -156,7 +156,8 @@ Principal TokenAuthority::verify(std::string_view bearerToken) const {
 
     const Poco::JSON::Object::Ptr claims = decodeSegment(payload);
     const std::int64_t expiresAt = requiredInteger(*claims, Poco::JWT::Token::CLAIM_EXPIRATION);
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
     if (expiresAt <= now.count()) reject("bearer token has expired");
 
     Principal principal;

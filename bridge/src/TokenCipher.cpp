@@ -43,13 +43,13 @@ std::string_view trimmed(std::string_view text) {
 
 // Wipes a string that holds key bytes however the scope ends.
 class WipeOnExit {
-public:
+  public:
     explicit WipeOnExit(std::string& secret) : secret_(secret) {}
     WipeOnExit(const WipeOnExit&) = delete;
     WipeOnExit& operator=(const WipeOnExit&) = delete;
     ~WipeOnExit() { OPENSSL_cleanse(secret_.data(), secret_.size()); }
 
-private:
+  private:
     std::string& secret_;
 };
 
@@ -150,16 +150,15 @@ std::string TokenCipher::open(const SealedToken& sealed, std::string_view associ
     const CipherContext context = newCipherContext();
     int written = 0;
     int finalWritten = 0;
-    const bool openedOk =
-        EVP_DecryptInit_ex(context.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-        EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
-        EVP_DecryptInit_ex(context.get(), nullptr, nullptr, key->bytes.data(), bytesOf(nonce)) == 1 &&
-        EVP_DecryptUpdate(context.get(), nullptr, &written, bytesOf(associatedData),
-                          checkedLength(associatedData.size())) == 1 &&
-        EVP_DecryptUpdate(context.get(), bytesOf(plaintext), &written, bytesOf(ciphertext),
-                          checkedLength(ciphertext.size())) == 1 &&
-        EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, bytesOf(tag)) == 1 &&
-        EVP_DecryptFinal_ex(context.get(), bytesOf(plaintext) + written, &finalWritten) == 1;
+    const bool openedOk = EVP_DecryptInit_ex(context.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+                          EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
+                          EVP_DecryptInit_ex(context.get(), nullptr, nullptr, key->bytes.data(), bytesOf(nonce)) == 1 &&
+                          EVP_DecryptUpdate(context.get(), nullptr, &written, bytesOf(associatedData),
+                                            checkedLength(associatedData.size())) == 1 &&
+                          EVP_DecryptUpdate(context.get(), bytesOf(plaintext), &written, bytesOf(ciphertext),
+                                            checkedLength(ciphertext.size())) == 1 &&
+                          EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, bytesOf(tag)) == 1 &&
+                          EVP_DecryptFinal_ex(context.get(), bytesOf(plaintext) + written, &finalWritten) == 1;
     if (!openedOk) {
         // GCM hands out plaintext before the tag is checked: do not leave unauthenticated bytes in freed memory.
         OPENSSL_cleanse(plaintext.data(), plaintext.size());

@@ -31,6 +31,8 @@ public:
     std::optional<User> findUserByPublicId(const std::string& publicId) override;
     User createUser(const NewUser& user, std::int64_t firstNewLegacyId) override;
     User updateUser(std::int64_t legacyId, const UserChanges& changes) override;
+    bool hasActiveEndUser(std::int64_t orgId, const std::string& salesforceUserId18,
+                          const std::vector<std::string>& emailKeys) override;
 
     Connection loadConnection(std::int64_t orgId) override;
     bool applyTransition(const ConnectionTransition& transition) override;

@@ -116,6 +116,10 @@ public:
     // Throws Error(EmailTaken) when the organization already has the email, letter case ignored.
     virtual User createUser(const NewUser& user, std::int64_t firstNewLegacyId) = 0;
     virtual User updateUser(std::int64_t legacyId, const UserChanges& changes) = 0;
+    // True when an active user of the organization has this Salesforce user id (18 characters) or one of these
+    // normalized emails: such an account is an end user and may not serve as the service account.
+    virtual bool hasActiveEndUser(std::int64_t orgId, const std::string& salesforceUserId18,
+                                  const std::vector<std::string>& emailKeys) = 0;
 
     // --- connection state machine ---
     virtual Connection loadConnection(std::int64_t orgId) = 0;

@@ -18,14 +18,14 @@ std::optional<Role> parseRole(std::string_view name);
 // Who a verified bearer token speaks for.
 struct Principal {
     std::string subject;
-    Role role = Role::OrgAdmin;  // with no organizations: sees nothing
+    Role role = Role::OrgAdmin;               // with no organizations: sees nothing
     std::vector<std::int64_t> organizations;  // claim "orgs": legacy integer ids, what an org-admin may see
 };
 
 // Issues and verifies the admin and sync-engine bearer tokens: JWTs signed with HS256 and nothing else.
 // Immutable after construction, hence safe for concurrent use.
 class TokenAuthority {
-public:
+  public:
     explicit TokenAuthority(std::string secret);
     TokenAuthority(const TokenAuthority&) = delete;
     TokenAuthority& operator=(const TokenAuthority&) = delete;
@@ -37,7 +37,7 @@ public:
     // that carries sub, role, exp and, for an org-admin, orgs.
     Principal verify(std::string_view bearerToken) const;
 
-private:
+  private:
     std::string secret_;
 };
 

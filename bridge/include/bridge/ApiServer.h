@@ -1,0 +1,36 @@
+#pragma once
+
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/ThreadPool.h>
+
+#include <memory>
+#include <vector>
+
+#include "bridge/ApiFamily.h"
+#include "bridge/Config.h"
+#include "bridge/Metrics.h"
+#include "bridge/TokenAuthority.h"
+
+namespace bridge {
+
+// The HTTP server: one Poco HTTPServer whose single request-handler factory tries each family's routes and falls
+// back to a 404 in the family's shape (or problem+json for a path no family owns).
+class ApiServer {
+public:
+    static constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+    ApiServer(const HttpConfig& config, std::vector<std::shared_ptr<ApiFamily>> families,
+              const TokenAuthority& authority, Metrics& metrics);
+    ~ApiServer();
+
+    void start();
+    // Stops accepting, lets in-flight requests finish (up to the grace period), then stops.
+    void stop();
+    int port() const;
+
+private:
+    Poco::ThreadPool threads_;
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+}  // namespace bridge

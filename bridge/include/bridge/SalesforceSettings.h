@@ -1,0 +1,18 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace bridge {
+
+// The connected app and where Salesforce lives (see docs OPERATIONS.md, salesforce.* keys).
+struct SalesforceSettings {
+    std::string clientId;
+    std::string clientSecret;
+    std::string productionLoginUrl = "https://login.salesforce.com";
+    std::string sandboxLoginUrl = "https://test.salesforce.com";
+    std::string callbackUrl;
+    std::chrono::milliseconds timeout{10000};  // bounds each HTTP call as a whole
+};
+
+}  // namespace bridge

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <memory>
+
+#include "bridge/ApiServer.h"
+#include "bridge/Config.h"
+#include "bridge/Connectivity.h"
+#include "bridge/Directory.h"
+#include "bridge/Metrics.h"
+#include "bridge/SalesforceClient.h"
+#include "bridge/Store.h"
+#include "bridge/TokenAuthority.h"
+#include "bridge/TokenCipher.h"
+
+namespace bridge::app {
+
+// Everything `bridge serve` runs, wired once from the typed configuration: the store (schema brought up to
+// date), the token cipher, the JWT authority, the Salesforce client, the services and the HTTP server with
+// every family of endpoints. Tests start one in-process on an ephemeral port.
+class BridgeService {
+public:
+    // Throws ConfigError for a configuration serve refuses (no or malformed crypto.keys, no admin.jwtSecret).
+    explicit BridgeService(const Config& config);
+    ~BridgeService();
+
+    void start();
+    void stop();
+    int port() const;
+
+    Store& store() { return *store_; }
+    const TokenAuthority& authority() const { return *authority_; }
+
+private:
+    Config config_;
+    std::unique_ptr<Store> store_;
+    std::unique_ptr<TokenCipher> cipher_;
+    std::unique_ptr<TokenAuthority> authority_;
+    std::unique_ptr<SalesforceClient> salesforce_;
+    Metrics metrics_;
+    std::unique_ptr<Directory> directory_;
+    std::unique_ptr<Connectivity> connectivity_;
+    std::unique_ptr<ApiServer> server_;
+};
+
+// Refuses a configuration serve cannot run with (exit code 2): the reasons are the contract's.
+void checkServeConfig(const Config& config);
+
+}  // namespace bridge::app

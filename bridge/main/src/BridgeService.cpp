@@ -1,0 +1,89 @@
+#include "app/BridgeService.h"
+
+#include "bridge/Logging.h"
+#include "bridge/OAuthCallbackApi.h"
+#include "bridge/OperationsApi.h"
+#include "bridge/StoreFactory.h"
+#include "legacy/LegacyApi.h"
+#include "migrations/SchemaCatalog.h"
+#include "modern/ModernApi.h"
+#include "app/OpenApiDocument.h"
+
+namespace bridge::app {
+
+namespace {
+
+// The built-in return pages are served by this server, under the host of the registered callback URL.
+std::string builtInPage(const std::string& callbackUrl, std::string_view path) {
+    const auto scheme = callbackUrl.find("://");
+    const auto pathStart = scheme == std::string::npos ? std::string::npos : callbackUrl.find('/', scheme + 3);
+    return callbackUrl.substr(0, pathStart) + std::string(path);
+}
+
+TokenCipher cipherFrom(const CryptoConfig& crypto) {
+    try {
+        return TokenCipher::fromSpec(crypto.keys, crypto.activeKey);
+    } catch (const TokenCipherConfigError& error) {
+        throw ConfigError(std::string("crypto.keys: ") + error.what());
+    }
+}
+
+}  // namespace
+
+void checkServeConfig(const Config& config) {
+    if (config.crypto.keys.empty()) throw ConfigError("crypto.keys is required: serve refuses to store tokens unencrypted");
+    if (config.admin.jwtSecret.empty()) throw ConfigError("admin.jwtSecret is required to verify bearer tokens");
+    cipherFrom(config.crypto);
+}
+
+BridgeService::BridgeService(const Config& config) : config_(config) {
+    checkServeConfig(config_);
+    cipher_ = std::make_unique<TokenCipher>(cipherFrom(config_.crypto));
+    authority_ = std::make_unique<TokenAuthority>(config_.admin.jwtSecret);
+    // Each request thread may hold a store session; a few more serve background work.
+    store_ = openStore(config_.store.dsn, config_.http.threads + 4);
+    migrations::upgradeSchema(*store_);
+
+    SalesforceSettings salesforce;
+    salesforce.clientId = config_.salesforce.clientId;
+    salesforce.clientSecret = config_.salesforce.clientSecret;
+    salesforce.productionLoginUrl = config_.salesforce.productionLoginUrl;
+    salesforce.sandboxLoginUrl = config_.salesforce.sandboxLoginUrl;
+    salesforce.callbackUrl = config_.salesforce.callbackUrl;
+    salesforce.timeout = config_.salesforce.timeout;
+    salesforce_ = std::make_unique<SalesforceClient>(salesforce);
+
+    ReturnPages pages;
+    pages.legacy = config_.panel.legacyReturnUrl.empty()
+                       ? builtInPage(config_.salesforce.callbackUrl, OAuthCallbackApi::kLegacyReturnPath)
+                       : config_.panel.legacyReturnUrl;
+    pages.modern = config_.panel.modernReturnUrl.empty()
+                       ? builtInPage(config_.salesforce.callbackUrl, OAuthCallbackApi::kModernReturnPath)
+                       : config_.panel.modernReturnUrl;
+
+    directory_ = std::make_unique<Directory>(*store_, config_.firstNewLegacyId);
+    connectivity_ = std::make_unique<Connectivity>(*store_, *salesforce_, *cipher_, pages, [](std::int64_t) {});
+
+    std::vector<std::shared_ptr<ApiFamily>> families{
+        std::make_shared<legacy::LegacyApi>(*directory_, *connectivity_),
+        std::make_shared<modern::ModernApi>(*directory_, *connectivity_),
+        std::make_shared<OAuthCallbackApi>(*connectivity_),
+        std::make_shared<OperationsApi>(*store_, metrics_, std::string(openApiDocument())),
+    };
+    server_ = std::make_unique<ApiServer>(config_.http, std::move(families), *authority_, metrics_);
+}
+
+BridgeService::~BridgeService() { stop(); }
+
+void BridgeService::start() {
+    server_->start();
+    logger("http")->info("listening on port {}", server_->port());
+}
+
+void BridgeService::stop() {
+    if (server_) server_->stop();
+}
+
+int BridgeService::port() const { return server_->port(); }
+
+}  // namespace bridge::app

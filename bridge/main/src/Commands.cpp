@@ -1,0 +1,245 @@
+#include "app/Commands.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/NumberParser.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/IniFileConfiguration.h>
+#include <Poco/Util/OptionException.h>
+#include <Poco/Util/OptionProcessor.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/PropertyFileConfiguration.h>
+
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include "app/BridgeService.h"
+#include "app/DemoCommand.h"
+#include "bridge/Logging.h"
+#include "bridge/StoreFactory.h"
+#include "migrations/SchemaCatalog.h"
+
+namespace bridge::app {
+
+namespace {
+
+using Poco::Util::Option;
+using Poco::Util::OptionSet;
+
+struct Subcommand {
+    std::string name;
+    std::string summary;
+    OptionSet options;
+};
+
+Option valued(const std::string& name, const std::string& argument, const std::string& description) {
+    return Option(name, "", description).argument(argument).required(false).repeatable(false);
+}
+
+std::vector<Subcommand> subcommands() {
+    auto common = [](OptionSet& options) {
+        options.addOption(valued("config", "FILE", "configuration file (properties, or INI when it ends in .ini)"));
+        options.addOption(Option("help", "", "show this help").required(false).repeatable(false));
+    };
+    std::vector<Subcommand> all;
+    all.push_back({"serve", "run the server until SIGTERM/SIGINT, then drain in-flight requests and stop", {}});
+    all.push_back({"schema", "bring the shared store's schema up to date", {}});
+    all.push_back({"token", "print a signed admin or sync-engine JWT", {}});
+    all.push_back({"demo", "run an embedded store, a built-in Salesforce stand-in and the server, with demo data", {}});
+    for (auto& subcommand : all) common(subcommand.options);
+    auto& token = all[2].options;
+    token.addOption(valued("role", "ROLE", "support, org-admin or sync-engine (required)"));
+    token.addOption(Option("org", "", "legacy organization id an org-admin may see (repeat for several)")
+                        .argument("ID")
+                        .required(false)
+                        .repeatable(true));
+    token.addOption(valued("ttl", "DURATION", "lifetime: 90s, 30m, 8h or 7d (default 8h)"));
+    token.addOption(valued("sub", "NAME", "who the token speaks for (default: cli)"));
+    return all;
+}
+
+void printUsage(std::ostream& out, const std::vector<Subcommand>& all) {
+    out << "usage: bridge SUBCOMMAND [--config FILE] [options]\n\nsubcommands:\n";
+    for (const auto& subcommand : all) out << "  " << subcommand.name << "\t" << subcommand.summary << "\n";
+    out << "\nbridge SUBCOMMAND --help lists its options. Every configuration key may also come from the environment:\n"
+           "BRIDGE_ + the key in upper case with '.' as '_' (store.dsn -> BRIDGE_STORE_DSN); the environment wins.\n"
+           "Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 rows left unmigrated.\n";
+}
+
+void printHelp(std::ostream& out, const Subcommand& subcommand) {
+    Poco::Util::HelpFormatter help(subcommand.options);
+    help.setUnixStyle(true);
+    help.setCommand("bridge " + subcommand.name);
+    help.setUsage("[options]");
+    help.setHeader(subcommand.summary);
+    help.format(out);
+}
+
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+std::multimap<std::string, std::string> parseOptions(const Subcommand& subcommand,
+                                                     const std::vector<std::string>& arguments) {
+    Poco::Util::OptionProcessor processor(subcommand.options);
+    processor.setUnixStyle(true);
+    std::multimap<std::string, std::string> values;
+    for (const auto& argument : arguments) {
+        std::string name, value;
+        try {
+            if (!processor.process(argument, name, value)) throw UsageError("unexpected argument: " + argument);
+        } catch (const Poco::Util::OptionException& error) {
+            throw UsageError(error.displayText());
+        }
+        if (!name.empty()) values.emplace(name, value);
+    }
+    try {
+        processor.checkRequired();
+    } catch (const Poco::Util::OptionException& error) {
+        throw UsageError(error.displayText());
+    }
+    return values;
+}
+
+std::optional<std::string> single(const std::multimap<std::string, std::string>& values, const std::string& name) {
+    auto found = values.find(name);
+    if (found == values.end()) return std::nullopt;
+    return found->second;
+}
+
+Config configFrom(const std::multimap<std::string, std::string>& options) {
+    Poco::AutoPtr<Poco::Util::AbstractConfiguration> file;
+    if (auto path = single(options, "config")) {
+        try {
+            if (path->size() > 4 && path->compare(path->size() - 4, 4, ".ini") == 0) {
+                file = new Poco::Util::IniFileConfiguration(*path);
+            } else {
+                file = new Poco::Util::PropertyFileConfiguration(*path);
+            }
+        } catch (const Poco::Exception& error) {
+            throw ConfigError("cannot read configuration file " + *path + ": " + error.displayText());
+        }
+    }
+    Config config = loadConfig(file.get(), processEnvironment());
+    configureLogging(config.log);
+    return config;
+}
+
+std::chrono::seconds parseDuration(const std::string& text) {
+    if (text.empty()) throw UsageError("--ttl needs a duration such as 8h");
+    const char unit = text.back();
+    const bool hasUnit = unit == 's' || unit == 'm' || unit == 'h' || unit == 'd';
+    Poco::Int64 amount = 0;
+    if (!Poco::NumberParser::tryParse64(hasUnit ? text.substr(0, text.size() - 1) : text, amount) || amount <= 0) {
+        throw UsageError("--ttl must be a positive duration such as 90s, 30m, 8h or 7d");
+    }
+    const std::int64_t scale = unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 1;
+    return std::chrono::seconds(amount * scale);
+}
+
+// Blocks SIGINT and SIGTERM in every thread started from now on, so that only the waiting thread receives them.
+sigset_t blockTerminationSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    return signals;
+}
+
+int serve(const Config& config) {
+    const sigset_t signals = blockTerminationSignals();
+    BridgeService service(config);
+    service.start();
+    int received = 0;
+    sigwait(&signals, &received);
+    logger("http")->info("signal {} received: draining in-flight requests", received);
+    service.stop();
+    return kExitDone;
+}
+
+int schema(const Config& config) {
+    auto store = openStore(config.store.dsn, 2);
+    const int version = migrations::upgradeSchema(*store);
+    std::cout << "store schema at version " << version << "\n";
+    return kExitDone;
+}
+
+int token(const Config& config, const std::multimap<std::string, std::string>& options) {
+    if (config.admin.jwtSecret.empty()) throw ConfigError("admin.jwtSecret is required to sign tokens");
+    auto roleName = single(options, "role");
+    if (!roleName) throw UsageError("--role is required");
+    auto role = parseRole(*roleName);
+    if (!role) throw UsageError("--role must be support, org-admin or sync-engine");
+    Principal principal;
+    principal.role = *role;
+    principal.subject = single(options, "sub").value_or("cli");
+    for (auto [it, end] = options.equal_range("org"); it != end; ++it) {
+        Poco::Int64 id = 0;
+        if (!Poco::NumberParser::tryParse64(it->second, id) || id <= 0) {
+            throw UsageError("--org takes a legacy organization id, a positive integer");
+        }
+        principal.organizations.push_back(id);
+    }
+    if (principal.role == Role::OrgAdmin && principal.organizations.empty()) {
+        throw UsageError("an org-admin token needs at least one --org");
+    }
+    const auto ttl = parseDuration(single(options, "ttl").value_or("8h"));
+    std::cout << TokenAuthority(config.admin.jwtSecret).issue(principal, ttl) << "\n";
+    return kExitDone;
+}
+
+}  // namespace
+
+int runCommandLine(const std::vector<std::string>& arguments) {
+    const auto all = subcommands();
+    if (arguments.empty()) {
+        printUsage(std::cerr, all);
+        return kExitUsage;
+    }
+    if (arguments.front() == "--help" || arguments.front() == "-h" || arguments.front() == "help") {
+        printUsage(std::cout, all);
+        return kExitDone;
+    }
+    const Subcommand* chosen = nullptr;
+    for (const auto& subcommand : all) {
+        if (subcommand.name == arguments.front()) chosen = &subcommand;
+    }
+    if (chosen == nullptr) {
+        std::cerr << "bridge: unknown subcommand '" << arguments.front() << "'\n\n";
+        printUsage(std::cerr, all);
+        return kExitUsage;
+    }
+    try {
+        const auto options = parseOptions(*chosen, {arguments.begin() + 1, arguments.end()});
+        if (options.count("help") > 0) {
+            printHelp(std::cout, *chosen);
+            return kExitDone;
+        }
+        const Config config = configFrom(options);
+        if (chosen->name == "serve") return serve(config);
+        if (chosen->name == "schema") return schema(config);
+        if (chosen->name == "token") return token(config, options);
+        return runDemo(config);
+    } catch (const UsageError& error) {
+        std::cerr << "bridge " << chosen->name << ": " << error.what() << "\n";
+        printHelp(std::cerr, *chosen);
+        return kExitUsage;
+    } catch (const ConfigError& error) {
+        std::cerr << "bridge " << chosen->name << ": configuration: " << error.what() << "\n";
+        return kExitUsage;
+    } catch (const Error& error) {
+        std::cerr << "bridge " << chosen->name << ": " << error.what() << "\n";
+        return kExitFailed;
+    } catch (const Poco::Exception& error) {
+        std::cerr << "bridge " << chosen->name << ": " << error.displayText() << "\n";
+        return kExitFailed;
+    } catch (const std::exception& error) {
+        std::cerr << "bridge " << chosen->name << ": " << error.what() << "\n";
+        return kExitFailed;
+    }
+}
+
+}  // namespace bridge::app

@@ -1,0 +1,166 @@
+#include "ApiRequestHandler.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/NullStream.h>
+#include <Poco/StreamCopier.h>
+
+#include <chrono>
+
+#include "bridge/ApiServer.h"
+#include "bridge/Logging.h"
+#include "bridge/ProblemJson.h"
+
+namespace bridge {
+
+namespace {
+
+// A path that no family owns still gets an answer in the shape most clients parse: problem+json.
+class UnownedPaths : public ApiFamily {
+public:
+    std::string_view name() const override { return "none"; }
+    bool owns(std::string_view) const override { return true; }
+    const std::vector<Route>& routes() const override { return routes_; }
+    ApiResponse errorResponse(const Error& error) const override { return problemResponse(error); }
+
+private:
+    std::vector<Route> routes_;
+};
+
+std::optional<std::string> bearerToken(const Poco::Net::HTTPServerRequest& request) {
+    const std::string& header = request.get("Authorization", "");
+    constexpr std::string_view scheme = "Bearer ";
+    if (header.size() <= scheme.size() || header.compare(0, scheme.size(), scheme) != 0) return std::nullopt;
+    return header.substr(scheme.size());
+}
+
+class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
+public:
+    ApiRequestHandler(const ApiFamily& family, const Route* route, std::map<std::string, std::string> parameters,
+                      const TokenAuthority& authority, Metrics& metrics)
+        : family_(family), route_(route), parameters_(std::move(parameters)), authority_(authority), metrics_(metrics) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
+        const auto started = std::chrono::steady_clock::now();
+        bool bodyConsumed = false;
+        ApiResponse answer = answerFor(request, bodyConsumed);
+        if (!bodyConsumed) drainOrClose(request, response);
+        send(answer, response);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const std::string routeLabel = route_ != nullptr ? route_->pathTemplate : "(unmatched)";
+        metrics_.counter("bridge_http_requests_total", "family=\"" + std::string(family_.name()) + "\",status=\"" +
+                                                           std::to_string(answer.status) + "\"")
+            .increment();
+        metrics_.histogram("bridge_http_request_duration_seconds", "family=\"" + std::string(family_.name()) + "\"")
+            .observe(seconds);
+        logger("http")->info("{} {} {} {:.2f}ms", request.getMethod(), routeLabel, answer.status, seconds * 1000);
+    }
+
+private:
+    ApiResponse answerFor(Poco::Net::HTTPServerRequest& request, bool& bodyConsumed) {
+        try {
+            if (route_ == nullptr) throw Error(ErrorCode::RouteNotFound, "No such endpoint.");
+            if (request.getContentLength64() > static_cast<Poco::Int64>(ApiServer::kMaxBodyBytes)) {
+                throw Error(ErrorCode::PayloadTooLarge, "The request body is larger than 64 KiB.");
+            }
+            Poco::URI uri(request.getURI());
+            ApiRequest apiRequest{request, request.getMethod(), uri.getPath(), route_->pathTemplate, parameters_,
+                                  uri.getQueryParameters(), readBody(request), std::nullopt};
+            bodyConsumed = true;
+            authenticate(request, apiRequest);
+            return route_->handle(apiRequest);
+        } catch (const Error& error) {
+            if (error.code() == ErrorCode::Internal) logger("http")->error("internal error: {}", error.what());
+            return family_.errorResponse(error);
+        } catch (const Poco::SyntaxException&) {
+            return family_.errorResponse(Error(ErrorCode::ValidationFailed, "The request URI is malformed."));
+        } catch (const std::exception& error) {
+            logger("http")->error("unexpected failure: {}", error.what());
+            return family_.errorResponse(Error(ErrorCode::Internal, "Something went wrong on our side."));
+        }
+    }
+
+    // Reads at most 64 KiB; a chunked body that goes past it is refused without reading the rest.
+    static std::string readBody(Poco::Net::HTTPServerRequest& request) {
+        std::string body;
+        std::istream& stream = request.stream();
+        char buffer[8192];
+        while (stream.read(buffer, sizeof buffer) || stream.gcount() > 0) {
+            body.append(buffer, static_cast<std::size_t>(stream.gcount()));
+            if (body.size() > ApiServer::kMaxBodyBytes) {
+                throw Error(ErrorCode::PayloadTooLarge, "The request body is larger than 64 KiB.");
+            }
+        }
+        return body;
+    }
+
+    void authenticate(const Poco::Net::HTTPServerRequest& request, ApiRequest& apiRequest) const {
+        if (route_->access == Access::Public) return;
+        auto token = bearerToken(request);
+        if (!token) throw Error(ErrorCode::Unauthenticated, "A bearer token is required.");
+        Principal principal = authority_.verify(*token);
+        const bool panelRole = principal.role == Role::Support || principal.role == Role::OrgAdmin;
+        const bool allowed = route_->access == Access::Panel ? panelRole : principal.role == Role::SyncEngine;
+        if (!allowed) throw Error(ErrorCode::Forbidden, "This token's role may not use this endpoint.");
+        apiRequest.principal = std::move(principal);
+    }
+
+    // An unread body left on a keep-alive connection would be parsed as the next request: read a small one to
+    // its end, and close the connection instead of reading a large or unbounded one.
+    static void drainOrClose(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+        const auto length = request.getContentLength64();
+        if (length >= 0 && length <= static_cast<Poco::Int64>(ApiServer::kMaxBodyBytes)) {
+            Poco::NullOutputStream discard;
+            Poco::StreamCopier::copyStream(request.stream(), discard);
+            return;
+        }
+        if (length != 0 && (length > 0 || request.getChunkedTransferEncoding())) response.setKeepAlive(false);
+    }
+
+    static void send(const ApiResponse& answer, Poco::Net::HTTPServerResponse& response) {
+        response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
+        for (const auto& [name, value] : answer.headers) response.set(name, value);
+        if (answer.status == 204 || answer.body.empty()) {
+            response.setContentLength(0);
+            response.send();
+            return;
+        }
+        response.setContentType(answer.contentType);
+        response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
+        response.send().write(answer.body.data(), static_cast<std::streamsize>(answer.body.size()));
+    }
+
+    const ApiFamily& family_;
+    const Route* route_;
+    std::map<std::string, std::string> parameters_;
+    const TokenAuthority& authority_;
+    Metrics& metrics_;
+};
+
+}  // namespace
+
+ApiRequestHandlerFactory::ApiRequestHandlerFactory(std::vector<std::shared_ptr<ApiFamily>> families,
+                                                   const TokenAuthority& authority, Metrics& metrics)
+    : families_(std::move(families)),
+      fallback_(std::make_shared<UnownedPaths>()),
+      authority_(authority),
+      metrics_(metrics) {}
+
+Poco::Net::HTTPRequestHandler* ApiRequestHandlerFactory::createRequestHandler(
+    const Poco::Net::HTTPServerRequest& request) {
+    std::string_view path = request.getURI();
+    path = path.substr(0, path.find('?'));
+    for (const auto& family : families_) {
+        if (!family->owns(path)) continue;
+        std::map<std::string, std::string> parameters;
+        for (const auto& route : family->routes()) {
+            if (route.method == request.getMethod() && matchPathTemplate(route.pathTemplate, path, parameters)) {
+                return new ApiRequestHandler(*family, &route, std::move(parameters), authority_, metrics_);
+            }
+        }
+        return new ApiRequestHandler(*family, nullptr, {}, authority_, metrics_);
+    }
+    return new ApiRequestHandler(*fallback_, nullptr, {}, authority_, metrics_);
+}
+
+}  // namespace bridge

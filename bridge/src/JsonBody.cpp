@@ -1,0 +1,62 @@
+#include "bridge/JsonBody.h"
+
+#include <Poco/JSON/JSONException.h>
+#include <Poco/JSON/Parser.h>
+
+#include "bridge/Error.h"
+
+namespace bridge {
+
+JsonBody JsonBody::parse(const std::string& body, bool emptyAllowed) {
+    if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
+        if (emptyAllowed) return JsonBody(new Poco::JSON::Object);
+        throwValidation("body", "a JSON object body is required");
+    }
+    try {
+        Poco::JSON::Parser parser;
+        Poco::Dynamic::Var parsed = parser.parse(body);
+        if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) throwValidation("body", "the body must be a JSON object");
+        return JsonBody(parsed.extract<Poco::JSON::Object::Ptr>());
+    } catch (const Poco::Exception&) {
+        throwValidation("body", "the body is not valid JSON");
+    }
+}
+
+bool JsonBody::has(const std::string& name) const { return object_->has(name); }
+
+bool JsonBody::isNull(const std::string& name) const { return object_->has(name) && object_->isNull(name); }
+
+std::string JsonBody::requiredString(const std::string& name) const {
+    auto value = optionalString(name);
+    if (!value) throwValidation(name, name + " is required");
+    return *value;
+}
+
+std::optional<std::string> JsonBody::optionalString(const std::string& name) const {
+    if (!object_->has(name) || object_->isNull(name)) return std::nullopt;
+    const Poco::Dynamic::Var value = object_->get(name);
+    if (!value.isString()) throwValidation(name, name + " must be a string");
+    return value.extract<std::string>();
+}
+
+std::optional<bool> JsonBody::optionalBool(const std::string& name) const {
+    if (!object_->has(name) || object_->isNull(name)) return std::nullopt;
+    const Poco::Dynamic::Var value = object_->get(name);
+    if (!value.isBoolean()) throwValidation(name, name + " must be true or false");
+    return value.extract<bool>();
+}
+
+std::optional<std::int64_t> JsonBody::optionalInteger(const std::string& name) const {
+    if (!object_->has(name) || object_->isNull(name)) return std::nullopt;
+    const Poco::Dynamic::Var value = object_->get(name);
+    if (!value.isInteger() || value.isBoolean()) throwValidation(name, name + " must be an integer");
+    return value.convert<Poco::Int64>();
+}
+
+std::optional<std::optional<std::string>> JsonBody::nullableString(const std::string& name) const {
+    if (!object_->has(name)) return std::nullopt;
+    if (object_->isNull(name)) return std::optional<std::string>();
+    return optionalString(name);
+}
+
+}  // namespace bridge

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <optional>
+
+namespace bridge::standin {
+
+// Connected-app and org behaviours the control interface switches.
+struct StandinSettings {
+    bool rotation = false;        // every refresh answers a new refresh token and retires the presented one
+    bool approvalLimit = false;   // a sixth approval for one user revokes that user's oldest refresh-token chain
+    int refreshDelayMs = 0;       // each refresh takes this long, so concurrent refreshes overlap
+    bool revokeRedirect = false;  // /services/oauth2/revoke answers 302 to /services/oauth2/revoke/redirected
+};
+
+struct StandinSettingsUpdate {
+    std::optional<bool> rotation{};
+    std::optional<bool> approvalLimit{};
+    std::optional<int> refreshDelayMs{};
+    std::optional<bool> revokeRedirect{};
+};
+
+}  // namespace bridge::standin
