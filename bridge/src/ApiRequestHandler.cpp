@@ -1,7 +1,9 @@
 #include "ApiRequestHandler.h"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/NullStream.h>
 #include <Poco/StreamCopier.h>
 
@@ -44,8 +46,10 @@ public:
         const auto started = std::chrono::steady_clock::now();
         bool bodyConsumed = false;
         ApiResponse answer = answerFor(request, bodyConsumed);
-        if (!bodyConsumed) drainOrClose(request, response);
+        const bool closing = !bodyConsumed && !drain(request);
+        if (closing) response.setKeepAlive(false);
         send(answer, response);
+        if (closing) lingeringClose(request);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const std::string routeLabel = route_ != nullptr ? route_->pathTemplate : "(unmatched)";
         metrics_.counter("bridge_http_requests_total", "family=\"" + std::string(family_.name()) + "\",status=\"" +
@@ -105,16 +109,37 @@ private:
         apiRequest.principal = std::move(principal);
     }
 
-    // An unread body left on a keep-alive connection would be parsed as the next request: read a small one to
-    // its end, and close the connection instead of reading a large or unbounded one.
-    static void drainOrClose(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+    // An unread body left on a keep-alive connection would be parsed as the next request: read a small one to its
+    // end. A large or unbounded one is not read; false tells the caller to close the connection instead.
+    static bool drain(Poco::Net::HTTPServerRequest& request) {
         const auto length = request.getContentLength64();
         if (length >= 0 && length <= static_cast<Poco::Int64>(ApiServer::kMaxBodyBytes)) {
             Poco::NullOutputStream discard;
             Poco::StreamCopier::copyStream(request.stream(), discard);
-            return;
+            return true;
         }
-        if (length != 0 && (length > 0 || request.getChunkedTransferEncoding())) response.setKeepAlive(false);
+        return length == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && !request.getChunkedTransferEncoding();
+    }
+
+    // Closing a socket with unread bytes makes the kernel reset the connection, and a client still sending its
+    // oversized body would lose our 413. Like nginx's lingering close: stop sending, then discard what arrives for
+    // a short, bounded while.
+    static void lingeringClose(Poco::Net::HTTPServerRequest& request) {
+        constexpr int kLingerBytes = 4 * 1024 * 1024;
+        const Poco::Timespan kLingerWait(0, 250000);
+        auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();
+        try {
+            socket.shutdownSend();
+            socket.setReceiveTimeout(kLingerWait);
+            char buffer[16384];
+            for (int discarded = 0; discarded < kLingerBytes;) {
+                const int received = socket.receiveBytes(buffer, sizeof buffer);
+                if (received <= 0) break;
+                discarded += received;
+            }
+        } catch (const Poco::Exception& error) {
+            logger("http")->debug("lingering close ended: {}", error.displayText());
+        }
     }
 
     static void send(const ApiResponse& answer, Poco::Net::HTTPServerResponse& response) {
@@ -122,12 +147,12 @@ private:
         for (const auto& [name, value] : answer.headers) response.set(name, value);
         if (answer.status == 204 || answer.body.empty()) {
             response.setContentLength(0);
-            response.send();
+            response.send().flush();
             return;
         }
         response.setContentType(answer.contentType);
         response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
-        response.send().write(answer.body.data(), static_cast<std::streamsize>(answer.body.size()));
+        response.send().write(answer.body.data(), static_cast<std::streamsize>(answer.body.size())).flush();
     }
 
     const ApiFamily& family_;

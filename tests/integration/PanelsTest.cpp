@@ -2,6 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <Poco/JSON/Array.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 
 #include <set>
 
@@ -232,6 +236,28 @@ TEST_F(PanelsTest, BodyOver64KiBIsRefusedAndKeepAliveSurvivesErrors) {
     auto legacyTooLarge = server->call("PUT", "/legacy/api/organizations/1042/salesforce-connectivity", token, huge);
     EXPECT_EQ(legacyTooLarge.status, 413);
     EXPECT_FALSE(legacyTooLarge.json()->getValue<bool>("success"));
+
+    // A chunked body gives no length up front: it is refused once it passes 64 KiB.
+    auto chunked = httpCall(server->port(), "POST", profilePath(1042) + "/users", token, huge,
+                            {{"Transfer-Encoding", "chunked"}});
+    EXPECT_EQ(chunked.status, 413);
+
+    // A request refused before its body was read leaves the connection usable for the next one.
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(server->port()));
+    session.setKeepAlive(true);
+    for (const std::string path : {"/api/v2/no-such-route", "/api/v2/profiles"}) {
+        Poco::Net::HTTPRequest request("POST", path, Poco::Net::HTTPMessage::HTTP_1_1);
+        request.setKeepAlive(true);
+        request.set("Authorization", "Bearer " + server->supportToken());
+        const std::string body = R"({"name": "kept alive"})";
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::string answer;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+        EXPECT_EQ(response.getStatus(), path == "/api/v2/profiles" ? 201 : 404) << answer;
+        EXPECT_TRUE(response.getKeepAlive());
+    }
 }
 
 TEST_F(PanelsTest, UnknownPathsAnswer404InTheirFamilysShape) {

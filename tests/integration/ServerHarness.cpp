@@ -27,17 +27,10 @@ std::string HttpResult::header(const std::string& name) const {
     return found == headers.end() ? std::string() : found->second;
 }
 
-HttpResult httpCall(int port, const std::string& method, const std::string& pathAndQuery, const std::string& token,
-                    const std::string& body, const std::map<std::string, std::string>& headers) {
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+namespace {
+
+HttpResult exchange(Poco::Net::HTTPClientSession& session, Poco::Net::HTTPRequest& request, const std::string& body) {
     session.setTimeout(Poco::Timespan(30, 0));
-    Poco::Net::HTTPRequest request(method, pathAndQuery, Poco::Net::HTTPMessage::HTTP_1_1);
-    if (!token.empty()) request.set("Authorization", "Bearer " + token);
-    for (const auto& [name, value] : headers) request.set(name, value);
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-        request.setContentType("application/json");
-        request.setContentLength(static_cast<std::streamsize>(body.size()));
-    }
     session.sendRequest(request) << body;
     Poco::Net::HTTPResponse response;
     std::istream& stream = session.receiveResponse(response);
@@ -48,19 +41,30 @@ HttpResult httpCall(int port, const std::string& method, const std::string& path
     return result;
 }
 
+}  // namespace
+
+HttpResult httpCall(int port, const std::string& method, const std::string& pathAndQuery, const std::string& token,
+                    const std::string& body, const std::map<std::string, std::string>& headers) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+    Poco::Net::HTTPRequest request(method, pathAndQuery, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token.empty()) request.set("Authorization", "Bearer " + token);
+    for (const auto& [name, value] : headers) request.set(name, value);
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+        request.setContentType("application/json");
+        if (request.getChunkedTransferEncoding()) {
+            request.setContentLength(Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH);
+        } else {
+            request.setContentLength(static_cast<std::streamsize>(body.size()));
+        }
+    }
+    return exchange(session, request, body);
+}
+
 HttpResult httpGetUrl(const std::string& url) {
     const Poco::URI uri(url);
     Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-    session.setTimeout(Poco::Timespan(30, 0));
     Poco::Net::HTTPRequest request("GET", uri.getPathAndQuery(), Poco::Net::HTTPMessage::HTTP_1_1);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& stream = session.receiveResponse(response);
-    HttpResult result;
-    result.status = response.getStatus();
-    for (const auto& [name, value] : response) result.headers[name] = value;
-    Poco::StreamCopier::copyToString(stream, result.body);
-    return result;
+    return exchange(session, request, {});
 }
 
 ServerHarness::ServerHarness() : ServerHarness(Options{}) {}
