@@ -7,6 +7,9 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+
 #include <set>
 
 #include "ServerHarness.h"
@@ -271,6 +274,27 @@ TEST_F(PanelsTest, UnknownPathsAnswer404InTheirFamilysShape) {
     auto elsewhere = server->call("GET", "/nowhere", "");
     EXPECT_EQ(elsewhere.status, 404);
     EXPECT_EQ(elsewhere.json()->getValue<int>("status"), 404);
+}
+
+TEST_F(PanelsTest, StoreThatCannotBeWrittenAnswers503InBothShapesAndWritesNothing) {
+    // Another process holding the SQLite write lock past the busy timeout is the store being unavailable.
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session blocker("SQLite", server->config().store.dsn.substr(std::string("sqlite:").size()));
+    blocker << "BEGIN EXCLUSIVE", Poco::Data::Keywords::now;
+    const auto token = server->orgAdminToken({1043});
+    auto legacy = server->call("PUT", "/legacy/api/organizations/1043/salesforce-connectivity", token,
+                               R"({"loginUsingServiceAccount": true})");
+    auto modern = server->call("POST", profilePath(1043) + "/users", token, R"({"email": "blocked@globex.example"})");
+    blocker << "ROLLBACK", Poco::Data::Keywords::now;
+
+    EXPECT_EQ(legacy.status, 503);
+    EXPECT_EQ(legacy.json()->getValue<std::string>("errorCode"), "STORE_UNAVAILABLE");
+    EXPECT_EQ(modern.status, 503);
+    EXPECT_EQ(modern.json()->getValue<std::string>("code"), "STORE_UNAVAILABLE");
+    auto after = server->call("GET", "/legacy/api/organizations/1043/salesforce-connectivity", token);
+    EXPECT_FALSE(after.json()->getObject("data")->getValue<bool>("loginUsingServiceAccount"));
+    auto users = server->call("GET", "/legacy/api/organizations/1043/users", token);
+    EXPECT_EQ(users.body.find("blocked@globex.example"), std::string::npos);
 }
 
 TEST_F(PanelsTest, OperationsEndpointsNeedNoToken) {
