@@ -3,9 +3,11 @@
 #include "bridge/Logging.h"
 #include "bridge/OAuthCallbackApi.h"
 #include "bridge/OperationsApi.h"
+#include "bridge/Secrets.h"
 #include "bridge/StoreFactory.h"
 #include "legacy/LegacyApi.h"
 #include "migrations/SchemaCatalog.h"
+#include "modern/BrokerApi.h"
 #include "modern/ModernApi.h"
 #include "app/OpenApiDocument.h"
 
@@ -62,11 +64,18 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
                        : config_.panel.modernReturnUrl;
 
     directory_ = std::make_unique<Directory>(*store_, config_.firstNewLegacyId);
-    connectivity_ = std::make_unique<Connectivity>(*store_, *salesforce_, *cipher_, pages, [](std::int64_t) {});
+    BrokerSettings brokerSettings;
+    brokerSettings.accessTokenTtl = config_.salesforce.accessTokenTtl;
+    brokerSettings.salesforceTimeout = config_.salesforce.timeout;
+    brokerSettings.instanceId = base64UrlEncode(randomBytes(12));
+    broker_ = std::make_unique<TokenBroker>(*store_, *salesforce_, *cipher_, metrics_, brokerSettings);
+    connectivity_ = std::make_unique<Connectivity>(*store_, *salesforce_, *cipher_, pages,
+                                                   [this](std::int64_t orgId) { broker_->connectionChanged(orgId); });
 
     std::vector<std::shared_ptr<ApiFamily>> families{
         std::make_shared<legacy::LegacyApi>(*directory_, *connectivity_),
         std::make_shared<modern::ModernApi>(*directory_, *connectivity_),
+        std::make_shared<modern::BrokerApi>(*broker_),
         std::make_shared<OAuthCallbackApi>(*connectivity_),
         std::make_shared<OperationsApi>(*store_, metrics_, std::string(openApiDocument())),
     };
@@ -76,12 +85,21 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
 BridgeService::~BridgeService() { stop(); }
 
 void BridgeService::start() {
+    if (config_.salesforce.keepAliveInterval.count() > 0) {
+        KeepAliveSettings keepAlive;
+        keepAlive.idleAfter = config_.salesforce.keepAliveInterval;
+        // Look for idle connections a few times per interval, at most every minute.
+        keepAlive.checkEvery = std::min<std::chrono::milliseconds>(config_.salesforce.keepAliveInterval / 4,
+                                                                  std::chrono::minutes(1));
+        keepAlive_ = std::make_unique<KeepAlive>(*broker_, *store_, keepAlive);
+    }
     server_->start();
     logger("http")->info("listening on port {}", server_->port());
 }
 
 void BridgeService::stop() {
     if (server_) server_->stop();
+    if (keepAlive_) keepAlive_->stop();
 }
 
 int BridgeService::port() const { return server_->port(); }

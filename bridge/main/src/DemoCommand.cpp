@@ -80,6 +80,10 @@ void printGuide(const Config& config, const BridgeService& service, const standi
               << "  CALLBACK=$(curl -s -o /dev/null -w '%{redirect_url}' \"$URL\")   # Salesforce approves at once\n"
               << "  curl -s -o /dev/null -w '%{redirect_url}\\n' \"$CALLBACK\"          # back to the panel's page\n"
               << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << connectivity << "\n\n"
+              << "The sync engine asks for an access token for user 77 (one refresh at the stand-in, then the cache):\n"
+              << "  curl -s -X POST -H \"Authorization: Bearer $SYNC\" -d '{\"legacyUserId\": 77, \"client\": \"sync\"}' "
+              << base << "/internal/v1/salesforce/access-token\n"
+              << "  curl -s " << salesforce.baseUrl() << "/control/counters\n\n"
               << "The same organization through the new panel:\n"
               << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/api/v2/profiles\n"
               << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/api/v2/profiles/" << profileIdFor(1042)

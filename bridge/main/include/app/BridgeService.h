@@ -6,9 +6,11 @@
 #include "bridge/Config.h"
 #include "bridge/Connectivity.h"
 #include "bridge/Directory.h"
+#include "bridge/KeepAlive.h"
 #include "bridge/Metrics.h"
 #include "bridge/SalesforceClient.h"
 #include "bridge/Store.h"
+#include "bridge/TokenBroker.h"
 #include "bridge/TokenAuthority.h"
 #include "bridge/TokenCipher.h"
 
@@ -38,7 +40,9 @@ private:
     std::unique_ptr<SalesforceClient> salesforce_;
     Metrics metrics_;
     std::unique_ptr<Directory> directory_;
+    std::unique_ptr<TokenBroker> broker_;
     std::unique_ptr<Connectivity> connectivity_;
+    std::unique_ptr<KeepAlive> keepAlive_;
     std::unique_ptr<ApiServer> server_;
 };
 
