@@ -38,9 +38,15 @@ std::optional<std::string> bearerToken(const Poco::Net::HTTPServerRequest& reque
 
 class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
 public:
-    ApiRequestHandler(const ApiFamily& family, const Route* route, std::map<std::string, std::string> parameters,
-                      const TokenAuthority& authority, Metrics& metrics)
-        : family_(family), route_(route), parameters_(std::move(parameters)), authority_(authority), metrics_(metrics) {}
+    ApiRequestHandler(const ApiFamily& family, const ApiRequestHandlerFactory::FamilyInstruments& instruments,
+                      const Route* route, std::map<std::string, std::string> parameters, BearerVerifier& verifier,
+                      spdlog::logger& log)
+        : family_(family),
+          instruments_(instruments),
+          route_(route),
+          parameters_(std::move(parameters)),
+          verifier_(verifier),
+          log_(log) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
         const auto started = std::chrono::steady_clock::now();
@@ -51,13 +57,12 @@ public:
         send(answer, response);
         if (closing) lingeringClose(request);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        const std::string routeLabel = route_ != nullptr ? route_->pathTemplate : "(unmatched)";
-        metrics_.counter("bridge_http_requests_total", "family=\"" + std::string(family_.name()) + "\",status=\"" +
-                                                           std::to_string(answer.status) + "\"")
-            .increment();
-        metrics_.histogram("bridge_http_request_duration_seconds", "family=\"" + std::string(family_.name()) + "\"")
-            .observe(seconds);
-        logger("http")->info("{} {} {} {:.2f}ms", request.getMethod(), routeLabel, answer.status, seconds * 1000);
+        instruments_.requests(answer.status).increment();
+        instruments_.duration->observe(seconds);
+        if (log_.should_log(spdlog::level::info)) {
+            log_.info("{} {} {} {:.2f}ms", request.getMethod(), route_ != nullptr ? route_->pathTemplate : "(unmatched)",
+                      answer.status, seconds * 1000);
+        }
     }
 
 private:
@@ -74,12 +79,12 @@ private:
             authenticate(request, apiRequest);
             return route_->handle(apiRequest);
         } catch (const Error& error) {
-            if (error.code() == ErrorCode::Internal) logger("http")->error("internal error: {}", error.what());
+            if (error.code() == ErrorCode::Internal) log_.error("internal error: {}", error.what());
             return family_.errorResponse(error);
         } catch (const Poco::SyntaxException&) {
             return family_.errorResponse(Error(ErrorCode::ValidationFailed, "The request URI is malformed."));
         } catch (const std::exception& error) {
-            logger("http")->error("unexpected failure: {}", error.what());
+            log_.error("unexpected failure: {}", error.what());
             return family_.errorResponse(Error(ErrorCode::Internal, "Something went wrong on our side."));
         }
     }
@@ -102,7 +107,7 @@ private:
         if (route_->access == Access::Public) return;
         auto token = bearerToken(request);
         if (!token) throw Error(ErrorCode::Unauthenticated, "A bearer token is required.");
-        Principal principal = authority_.verify(*token);
+        Principal principal = verifier_.verify(*token);
         const bool panelRole = principal.role == Role::Support || principal.role == Role::OrgAdmin;
         const bool allowed = route_->access == Access::Panel ? panelRole : principal.role == Role::SyncEngine;
         if (!allowed) throw Error(ErrorCode::Forbidden, "This token's role may not use this endpoint.");
@@ -138,7 +143,7 @@ private:
                 discarded += received;
             }
         } catch (const Poco::Exception& error) {
-            logger("http")->debug("lingering close ended: {}", error.displayText());
+            logger("http")->debug("lingering close ended: {}", error.displayText());  // rare: not the hot path
         }
     }
 
@@ -156,36 +161,57 @@ private:
     }
 
     const ApiFamily& family_;
+    const ApiRequestHandlerFactory::FamilyInstruments& instruments_;
     const Route* route_;
     std::map<std::string, std::string> parameters_;
-    const TokenAuthority& authority_;
-    Metrics& metrics_;
+    BearerVerifier& verifier_;
+    spdlog::logger& log_;
 };
 
 }  // namespace
 
+Metrics::Counter& ApiRequestHandlerFactory::FamilyInstruments::requests(int status) const {
+    auto found = requestsByStatus.find(status);
+    return found != requestsByStatus.end() ? *found->second : *requestsWithOtherStatus;
+}
+
+ApiRequestHandlerFactory::Family ApiRequestHandlerFactory::describe(std::shared_ptr<ApiFamily> api) {
+    static constexpr int kStatuses[] = {200, 201, 204, 302, 400, 401, 403, 404, 409, 413, 422, 500, 503};
+    const std::string family = "family=\"" + std::string(api->name()) + "\"";
+    Family described{std::move(api), {}};
+    described.instruments.duration = &metrics_.histogram("bridge_http_request_duration_seconds", family);
+    for (int status : kStatuses) {
+        described.instruments.requestsByStatus[status] = &metrics_.counter(
+            "bridge_http_requests_total", family + ",status=\"" + std::to_string(status) + "\"");
+    }
+    described.instruments.requestsWithOtherStatus =
+        &metrics_.counter("bridge_http_requests_total", family + ",status=\"other\"");
+    return described;
+}
+
 ApiRequestHandlerFactory::ApiRequestHandlerFactory(std::vector<std::shared_ptr<ApiFamily>> families,
                                                    const TokenAuthority& authority, Metrics& metrics)
-    : families_(std::move(families)),
-      fallback_(std::make_shared<UnownedPaths>()),
-      authority_(authority),
-      metrics_(metrics) {}
+    : metrics_(metrics), verifier_(authority), log_(logger("http")) {
+    for (auto& family : families) families_.push_back(describe(std::move(family)));
+    fallback_ = describe(std::make_shared<UnownedPaths>());
+}
 
 Poco::Net::HTTPRequestHandler* ApiRequestHandlerFactory::createRequestHandler(
     const Poco::Net::HTTPServerRequest& request) {
     std::string_view path = request.getURI();
     path = path.substr(0, path.find('?'));
     for (const auto& family : families_) {
-        if (!family->owns(path)) continue;
+        if (!family.api->owns(path)) continue;
         std::map<std::string, std::string> parameters;
-        for (const auto& route : family->routes()) {
+        for (const auto& route : family.api->routes()) {
             if (route.method == request.getMethod() && matchPathTemplate(route.pathTemplate, path, parameters)) {
-                return new ApiRequestHandler(*family, &route, std::move(parameters), authority_, metrics_);
+                return new ApiRequestHandler(*family.api, family.instruments, &route, std::move(parameters), verifier_,
+                                             *log_);
             }
         }
-        return new ApiRequestHandler(*family, nullptr, {}, authority_, metrics_);
+        return new ApiRequestHandler(*family.api, family.instruments, nullptr, {}, verifier_, *log_);
     }
-    return new ApiRequestHandler(*fallback_, nullptr, {}, authority_, metrics_);
+    return new ApiRequestHandler(*fallback_.api, fallback_.instruments, nullptr, {}, verifier_, *log_);
 }
 
 }  // namespace bridge

@@ -6,7 +6,12 @@
 #include <memory>
 #include <vector>
 
+#include <spdlog/logger.h>
+
+#include <unordered_map>
+
 #include "bridge/ApiFamily.h"
+#include "bridge/BearerVerifier.h"
 #include "bridge/Metrics.h"
 #include "bridge/TokenAuthority.h"
 
@@ -21,11 +26,28 @@ public:
 
     Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& request) override;
 
+    // What a handler records about each request of one family. Built once, so that the hot path takes no lock
+    // and builds no label strings.
+    struct FamilyInstruments {
+        Metrics::Histogram* duration = nullptr;
+        std::unordered_map<int, Metrics::Counter*> requestsByStatus;
+        Metrics::Counter* requestsWithOtherStatus = nullptr;
+
+        Metrics::Counter& requests(int status) const;
+    };
+
 private:
-    std::vector<std::shared_ptr<ApiFamily>> families_;
-    std::shared_ptr<ApiFamily> fallback_;
-    const TokenAuthority& authority_;
+    struct Family {
+        std::shared_ptr<ApiFamily> api;
+        FamilyInstruments instruments;
+    };
+    Family describe(std::shared_ptr<ApiFamily> api);
+
     Metrics& metrics_;
+    std::vector<Family> families_;
+    Family fallback_;
+    BearerVerifier verifier_;
+    std::shared_ptr<spdlog::logger> log_;
 };
 
 }  // namespace bridge

@@ -36,6 +36,12 @@ void ApiServer::stop() {
     server_.reset();
 }
 
+ApiServer::ConnectionStats ApiServer::connectionStats() const {
+    if (!server_) return {};
+    return {server_->currentConnections(), server_->maxConcurrentConnections(), server_->totalConnections(),
+            server_->queuedConnections(), server_->refusedConnections()};
+}
+
 int ApiServer::port() const { return server_ ? server_->port() : 0; }
 
 }  // namespace bridge

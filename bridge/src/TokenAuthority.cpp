@@ -165,6 +165,7 @@ Principal TokenAuthority::verify(std::string_view bearerToken) const {
     const std::optional<Role> role = parseRole(requiredString(*claims, std::string(kRoleClaim)));
     if (!role) reject("bearer token role is unknown");
     principal.role = *role;
+    principal.expiresAt = expiresAt;
     if (principal.role == Role::OrgAdmin || claims->has(std::string(kOrganizationsClaim))) {
         principal.organizations = organizationsOf(*claims);
     }

@@ -23,6 +23,17 @@ public:
               const TokenAuthority& authority, Metrics& metrics);
     ~ApiServer();
 
+    // Connections as Poco's TCPServer counts them. Poco holds a thread per open keep-alive connection, so
+    // `queued` above zero means clients are waiting for a thread.
+    struct ConnectionStats {
+        int current = 0;
+        int maxConcurrent = 0;
+        int total = 0;
+        int queued = 0;
+        int refused = 0;
+    };
+    ConnectionStats connectionStats() const;
+
     void start();
     // Stops accepting, lets in-flight requests finish (up to the grace period), then stops.
     void stop();

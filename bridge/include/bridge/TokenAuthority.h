@@ -20,6 +20,7 @@ struct Principal {
     std::string subject;
     Role role = Role::OrgAdmin;               // with no organizations: sees nothing
     std::vector<std::int64_t> organizations;  // claim "orgs": legacy integer ids, what an org-admin may see
+    std::int64_t expiresAt = 0;  // claim "exp", seconds since the epoch; set by verify()
 };
 
 // Issues and verifies the admin and sync-engine bearer tokens: JWTs signed with HS256 and nothing else.

@@ -28,6 +28,7 @@ public:
     void start();
     void stop();
     int port() const;
+    ApiServer::ConnectionStats connectionStats() const { return server_->connectionStats(); }
 
     Store& store() { return *store_; }
     const TokenAuthority& authority() const { return *authority_; }
