@@ -174,8 +174,13 @@ void Connectivity::disconnect(std::int64_t orgId, const Actor& actor) {
 
 std::string Connectivity::completeLogin(const CallbackQuery& query) {
     if (!query.state || query.state->empty()) return returnPage(std::nullopt, "error&reason=STATE_INVALID");
-    const auto attempt = store_.consumeOAuthAttempt(sha256Hex(*query.state), nowSeconds());
-    if (!attempt) return returnPage(std::nullopt, "error&reason=STATE_INVALID");
+    const std::string stateHash = sha256Hex(*query.state);
+    const auto attempt = store_.consumeOAuthAttempt(stateHash, nowSeconds());
+    if (!attempt) {
+        // Used or expired: refused on the page of the panel that started it, with an event there.
+        if (auto spent = store_.findOAuthAttempt(stateHash)) return refuse(*spent, "STATE_INVALID");
+        return returnPage(std::nullopt, "error&reason=STATE_INVALID");
+    }
     if (query.error) return refuse(*attempt, *query.error == "access_denied" ? "ACCESS_DENIED" : "TOKEN_EXCHANGE_FAILED");
     if (!query.code || query.code->empty()) return refuse(*attempt, "TOKEN_EXCHANGE_FAILED");
 

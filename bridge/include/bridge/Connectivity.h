@@ -66,10 +66,6 @@ public:
     static std::string refreshTokenAssociatedData(std::int64_t orgId);
 
 private:
-    // Forgets the connection's service account (NotConnected, token revoked at Salesforce, loss suspensions
-    // lifted) as one transition; `events` describe why.
-    void forgetServiceAccount(std::int64_t orgId, bool keepToggle, std::optional<bool> newToggle,
-                              std::vector<Event> events);
     std::string refuse(const OAuthAttempt& attempt, std::string_view reasonCode);
     std::string returnPage(std::optional<Panel> panel, std::string_view outcome) const;
     void revokeQuietly(Environment environment, const std::string& token);

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 
 #include "bridge/Store.h"
 
@@ -41,6 +42,7 @@ public:
 
     void insertOAuthAttempt(const OAuthAttempt& attempt) override;
     std::optional<OAuthAttempt> consumeOAuthAttempt(const std::string& stateHash, UnixSeconds now) override;
+    std::optional<OAuthAttempt> findOAuthAttempt(const std::string& stateHash) override;
 
     std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) override;
     void forgetAccessToken(std::int64_t orgId) override;
@@ -60,6 +62,9 @@ protected:
     // " FOR UPDATE" where the database locks selected rows, empty where the write transaction already locks all.
     virtual std::string_view lockRows() const = 0;
     virtual bool isDuplicateKey(const Poco::Exception& error) const = 0;
+    // A mutex that write transactions of this process take in turn, or nullptr where the database queues
+    // writers well by itself.
+    virtual std::mutex* writeSerializer() { return nullptr; }
     // Runs `apply` while holding a lock that keeps other processes from upgrading the schema at the same time.
     virtual void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) = 0;
 

@@ -2,6 +2,7 @@
 
 #include <Poco/Data/SessionPool.h>
 
+#include <mutex>
 #include <string>
 
 #include "bridge/SqlStore.h"
@@ -22,9 +23,14 @@ protected:
     std::string_view lockRows() const override { return ""; }
     bool isDuplicateKey(const Poco::Exception& error) const override;
     void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) override;
+    // SQLite admits one writer at a time and makes the others sleep in its busy handler with growing pauses;
+    // under many concurrent writers most time goes to sleeping. Queueing this process's writers on a mutex
+    // leaves the busy handler only the writers of other processes.
+    std::mutex* writeSerializer() override { return &writers_; }
 
 private:
     Poco::Data::SessionPool pool_;
+    std::mutex writers_;
 };
 
 }  // namespace bridge

@@ -133,6 +133,9 @@ public:
     // Marks the attempt used and returns it, only if it exists, is unused and has not expired. Single use: of
     // any number of concurrent calls with one hash, at most one gets a value.
     virtual std::optional<OAuthAttempt> consumeOAuthAttempt(const std::string& stateHash, UnixSeconds now) = 0;
+    // The attempt a state names, used or expired or not: a refused callback still goes back to the panel that
+    // started it and leaves an event there.
+    virtual std::optional<OAuthAttempt> findOAuthAttempt(const std::string& stateHash) = 0;
 
     // --- broker ---
     virtual std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) = 0;
