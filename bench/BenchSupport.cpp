@@ -51,7 +51,9 @@ HttpAnswer getUrl(const std::string& url) {
 BenchBridge::BenchBridge(int threads, int organizations, int usersPerOrganization) {
     directory_ = Poco::TemporaryFile::tempName();
     Poco::File(directory_).createDirectories();
-    salesforce_ = std::make_unique<standin::StandinServer>();
+    standin::StandinOptions salesforceOptions;
+    salesforceOptions.threads = 256;  // the cold storms send up to 200 concurrent refreshes
+    salesforce_ = std::make_unique<standin::StandinServer>(salesforceOptions);
     salesforce_->start();
 
     Config config;

@@ -95,9 +95,11 @@ int storm(int port, const std::string& token, const std::vector<std::int64_t>& u
                 request.setContentLength(static_cast<std::streamsize>(body.size()));
                 session.sendRequest(request) << body;
                 Poco::Net::HTTPResponse response;
-                Poco::NullOutputStream discard;
-                Poco::StreamCopier::copyStream(session.receiveResponse(response), discard);
-                if (response.getStatus() != 200) failures.fetch_add(1);
+                std::string answer;
+                Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+                if (response.getStatus() != 200 && failures.fetch_add(1) == 0) {
+                    std::printf("first failure: %d %s\n", response.getStatus(), answer.c_str());
+                }
             }
         });
     }

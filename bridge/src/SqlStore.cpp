@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
+#include <thread>
 #include <type_traits>
 
 #include "bridge/Error.h"
@@ -26,11 +28,19 @@ constexpr std::string_view kOriginMigration = "migration";
 constexpr std::string_view kOriginPanel = "panel";
 constexpr std::string_view kWrittenByMigration = "migration";
 constexpr std::string_view kWrittenByService = "service";
-constexpr int kIdAllocationAttempts = 8;
+constexpr int kIdAllocationAttempts = 32;
 
 UnixSeconds nowSeconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+// Writers that took the same next id wait a random while before reading the highest id again, so that they stop
+// colliding: without it, eight writers at once can starve one of them through every attempt.
+void backOffBeforeAllocatingAgain(int attempt) {
+    thread_local std::minstd_rand random{std::random_device{}()};
+    std::uniform_int_distribution<int> delayMs(0, 1 << std::min(attempt, 5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(delayMs(random)));
 }
 
 template <typename T>
@@ -142,6 +152,8 @@ auto SqlStore::withSession(Work&& work) {
 
 template <typename Work>
 auto SqlStore::inTransaction(Work&& work) {
+    std::unique_lock<std::mutex> serialized;
+    if (std::mutex* writers = writeSerializer()) serialized = std::unique_lock(*writers);
     return withSession([&](Session& session) {
         session << std::string(beginWrite()), now;
         try {
@@ -269,7 +281,7 @@ Organization SqlStore::createOrganization(const std::string& name, std::int64_t 
                 return organization;
             });
         } catch (const DuplicateKey&) {
-            // Another writer took the id first: read the highest id again.
+            backOffBeforeAllocatingAgain(attempt);  // another writer took the id first
         }
     }
     throw Error(ErrorCode::StoreUnavailable, "Could not allocate an organization id; try again.");
@@ -368,6 +380,7 @@ User SqlStore::createUser(const NewUser& newUser, std::int64_t firstNewLegacyId)
                 })) {
                 throw Error(ErrorCode::EmailTaken, "The organization already has a user with this email.");
             }
+            backOffBeforeAllocatingAgain(attempt);
         }
     }
     throw Error(ErrorCode::StoreUnavailable, "Could not allocate a user id; try again.");
@@ -571,29 +584,42 @@ void SqlStore::insertOAuthAttempt(const OAuthAttempt& attempt) {
     });
 }
 
+namespace {
+
+using AttemptRow = Poco::Tuple<Int64, std::string, std::string, std::string, std::string, std::string, Int64>;
+
+std::optional<OAuthAttempt> readAttempt(Session& session, const std::string& stateHash) {
+    std::vector<AttemptRow> rows;
+    session << "SELECT org_id, panel, environment, actor, verifier_ct, verifier_key, expires_at "
+               "FROM oauth_attempts WHERE state_hash = ?",
+        bind(stateHash), into(rows), now;
+    if (rows.empty()) return std::nullopt;
+    const auto& row = rows.front();
+    OAuthAttempt attempt;
+    attempt.stateHash = stateHash;
+    attempt.orgId = row.get<0>();
+    attempt.panel = panelFromColumn(row.get<1>());
+    attempt.environment = environmentFromColumn(row.get<2>());
+    attempt.actor = row.get<3>();
+    attempt.codeVerifier = SealedToken{row.get<5>(), row.get<4>()};
+    attempt.expiresAt = row.get<6>();
+    return attempt;
+}
+
+}  // namespace
+
 std::optional<OAuthAttempt> SqlStore::consumeOAuthAttempt(const std::string& stateHash, UnixSeconds nowAt) {
     return inTransaction([&](Session& session) -> std::optional<OAuthAttempt> {
         Poco::Data::Statement claim(session);
         claim << "UPDATE oauth_attempts SET used_at = ? WHERE state_hash = ? AND used_at IS NULL AND expires_at > ?",
             bind(Int64{nowAt}), bind(stateHash), bind(Int64{nowAt});
         if (claim.execute() != 1) return std::nullopt;
-        using AttemptRow = Poco::Tuple<Int64, std::string, std::string, std::string, std::string, std::string, Int64>;
-        std::vector<AttemptRow> rows;
-        session << "SELECT org_id, panel, environment, actor, verifier_ct, verifier_key, expires_at "
-                   "FROM oauth_attempts WHERE state_hash = ?",
-            bind(stateHash), into(rows), now;
-        if (rows.empty()) return std::nullopt;
-        const auto& row = rows.front();
-        OAuthAttempt attempt;
-        attempt.stateHash = stateHash;
-        attempt.orgId = row.get<0>();
-        attempt.panel = panelFromColumn(row.get<1>());
-        attempt.environment = environmentFromColumn(row.get<2>());
-        attempt.actor = row.get<3>();
-        attempt.codeVerifier = SealedToken{row.get<5>(), row.get<4>()};
-        attempt.expiresAt = row.get<6>();
-        return attempt;
+        return readAttempt(session, stateHash);
     });
+}
+
+std::optional<OAuthAttempt> SqlStore::findOAuthAttempt(const std::string& stateHash) {
+    return withSession([&](Session& session) { return readAttempt(session, stateHash); });
 }
 
 // --- broker ---
@@ -616,7 +642,8 @@ void SqlStore::forgetAccessToken(std::int64_t orgId) {
 
 bool SqlStore::tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner, std::int64_t nowMs,
                                       std::int64_t leaseUntilMs) {
-    return inTransaction([&](Session& session) {
+    // True: taken (free, expired or already ours); false: held by another owner; nullopt: no lease row yet.
+    const std::optional<bool> taken = inTransaction([&](Session& session) -> std::optional<bool> {
         Poco::Data::Statement take(session);
         take << "UPDATE refresh_leases SET owner = ?, fence = fence + 1, expires_at_ms = ? "
                 "WHERE org_id = ? AND (expires_at_ms <= ? OR owner = ?)",
@@ -625,15 +652,20 @@ bool SqlStore::tryAcquireRefreshLease(std::int64_t orgId, const std::string& own
         Int64 existing = 0;
         session << "SELECT COUNT(*) FROM refresh_leases WHERE org_id = ?", bind(Int64{orgId}), into(existing), now;
         if (existing > 0) return false;
-        try {
+        return std::nullopt;
+    });
+    if (taken) return *taken;
+    // The organization's first lease, inserted in a transaction of its own: on MySQL, inserting while still
+    // holding the gap lock of the UPDATE above deadlocks two instances that both found no row.
+    try {
+        inTransaction([&](Session& session) {
             session << "INSERT INTO refresh_leases (org_id, owner, fence, expires_at_ms) VALUES (?, ?, 1, ?)",
                 bind(Int64{orgId}), bind(owner), bind(Int64{leaseUntilMs}), now;
-            return true;
-        } catch (const Poco::Exception& error) {
-            if (isDuplicateKey(error)) return false;  // another instance created the lease first
-            throw;
-        }
-    });
+        });
+        return true;
+    } catch (const DuplicateKey&) {
+        return false;  // another instance created the lease first
+    }
 }
 
 void SqlStore::releaseRefreshLease(std::int64_t orgId, const std::string& owner) {
