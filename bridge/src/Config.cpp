@@ -1,9 +1,9 @@
 #include "bridge/Config.h"
 
-#include <Poco/NumberParser.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 
 namespace bridge {
@@ -26,8 +26,11 @@ public:
     std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t min, std::int64_t max) const {
         auto value = raw(key);
         if (!value) return fallback;
-        Poco::Int64 parsed = 0;
-        if (!Poco::NumberParser::tryParse64(*value, parsed) || parsed < min || parsed > max) {
+        // Digits only: Poco's NumberParser would read "8,080" as 8080 (',' is its thousands separator).
+        std::int64_t parsed = 0;
+        const char* end = value->data() + value->size();
+        const auto [parsedUpTo, failure] = std::from_chars(value->data(), end, parsed);
+        if (failure != std::errc() || parsedUpTo != end || parsed < min || parsed > max) {
             throw ConfigError(key + " must be a whole number from " + std::to_string(min) + " to " +
                               std::to_string(max));
         }

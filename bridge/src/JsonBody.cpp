@@ -1,5 +1,6 @@
 #include "bridge/JsonBody.h"
 
+#include <Poco/Exception.h>
 #include <Poco/JSON/JSONException.h>
 #include <Poco/JSON/Parser.h>
 
@@ -50,7 +51,11 @@ std::optional<std::int64_t> JsonBody::optionalInteger(const std::string& name) c
     if (!object_->has(name) || object_->isNull(name)) return std::nullopt;
     const Poco::Dynamic::Var value = object_->get(name);
     if (!value.isInteger() || value.isBoolean()) throwValidation(name, name + " must be an integer");
-    return value.convert<Poco::Int64>();
+    try {
+        return value.convert<Poco::Int64>();
+    } catch (const Poco::RangeException&) {  // an unsigned 64-bit number above the signed range
+        throwValidation(name, name + " is out of range");
+    }
 }
 
 std::optional<std::optional<std::string>> JsonBody::nullableString(const std::string& name) const {

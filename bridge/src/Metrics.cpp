@@ -1,6 +1,7 @@
 #include "bridge/Metrics.h"
 
 #include <sstream>
+#include <string>
 
 namespace bridge {
 
@@ -48,8 +49,9 @@ std::string Metrics::render() const {
             }
             const auto count = histogram->count_.load(std::memory_order_relaxed);
             out << name << "_bucket{" << labels << separator << "le=\"+Inf\"} " << count << '\n';
-            out << name << "_sum{" << labels << "} " << histogram->sumMicros_.load(std::memory_order_relaxed) / 1e6
-                << '\n';
+            // Fixed-point: the stream's default 6 significant digits would blur the sum of a long-running server.
+            out << name << "_sum{" << labels << "} "
+                << std::to_string(histogram->sumMicros_.load(std::memory_order_relaxed) / 1e6) << '\n';
             out << name << "_count{" << labels << "} " << count << '\n';
         }
     }

@@ -9,6 +9,7 @@
 #include "bridge/Connectivity.h"
 #include "bridge/Error.h"
 #include "bridge/Logging.h"
+#include "bridge/Secrets.h"
 
 namespace bridge {
 
@@ -56,7 +57,8 @@ OrganizationRefresher::OrganizationRefresher(Store& store, const SalesforceClien
       // The client asks a second time after an invalid_grant it does not know, so one refresh may take two
       // timeouts; the lease covers both, so that its holder never refreshes past it.
       leaseDuration_(2 * settings.salesforceTimeout + settings.leaseMargin),
-      instanceId_(settings.instanceId),
+      // Random per process too: two instances misconfigured with one id must still never share a lease.
+      leaseOwnerPrefix_(settings.instanceId + "/" + base64UrlEncode(randomBytes(6))),
       refreshed_(metrics.counter("bridge_salesforce_refresh_total", "result=\"success\"")),
       refused_(metrics.counter("bridge_salesforce_refresh_total", "result=\"refused\"")),
       unavailable_(metrics.counter("bridge_salesforce_refresh_total", "result=\"unavailable\"")),
@@ -186,7 +188,7 @@ void OrganizationRefresher::answerForChangedConnection(std::int64_t orgId) {
 }
 
 std::string OrganizationRefresher::nextLeaseOwner() {
-    return instanceId_ + "#" + std::to_string(attempts_.fetch_add(1, std::memory_order_relaxed) + 1);
+    return leaseOwnerPrefix_ + "#" + std::to_string(attempts_.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
 }  // namespace bridge

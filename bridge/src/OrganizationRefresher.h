@@ -54,7 +54,7 @@ class OrganizationRefresher {
     const std::chrono::seconds accessTokenTtl_;
     const std::chrono::milliseconds salesforceTimeout_;
     const std::chrono::milliseconds leaseDuration_;
-    const std::string instanceId_;
+    const std::string leaseOwnerPrefix_;
     std::atomic<std::uint64_t> attempts_{0};
 
     Metrics::Counter& refreshed_;

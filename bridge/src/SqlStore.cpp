@@ -505,12 +505,11 @@ Connection SqlStore::loadConnection(std::int64_t orgId) {
 }
 
 bool SqlStore::applyTransition(const ConnectionTransition& transition) {
-    return inTransaction([&](Session& session) {
-        const Connection current = readConnection(session, transition.next.orgId, true);
-        if (transition.expectedVersion && *transition.expectedVersion != current.version) return false;
+    // Writes the transition over a row at `currentVersion` (0: the row does not exist yet).
+    auto write = [&](Session& session, std::int64_t currentVersion) {
         Connection next = transition.next;
-        next.version = current.version + 1;
-        writeConnection(session, next, current.version > 0, kWrittenByService);
+        next.version = currentVersion + 1;
+        writeConnection(session, next, currentVersion > 0, kWrittenByService);
         const Int64 orgId = next.orgId;
         switch (transition.users) {
             case UserEffect::None: break;
@@ -527,8 +526,25 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
         }
         if (transition.forgetAccessToken) session << "DELETE FROM access_tokens WHERE org_id = ?", bind(orgId), now;
         insertEvents(session, transition.events);
+    };
+    // True: written; false: the version moved on; nullopt: the organization has no connection row yet.
+    const std::optional<bool> written = inTransaction([&](Session& session) -> std::optional<bool> {
+        const Connection current = readConnection(session, transition.next.orgId, true);
+        if (transition.expectedVersion && *transition.expectedVersion != current.version) return false;
+        if (current.version == 0) return std::nullopt;
+        write(session, current.version);
         return true;
     });
+    if (written) return *written;
+    // The first row is inserted by a transaction of its own: on MySQL, two transactions that both locked the gap
+    // where the row belongs deadlock when both insert it. Of concurrent first writers, the primary key admits one.
+    try {
+        inTransaction([&](Session& session) { write(session, 0); });
+        return true;
+    } catch (const DuplicateKey&) {
+        if (transition.expectedVersion) return false;  // another writer created the row first
+        return applyTransition(transition);            // unchecked: write over the row the other one created
+    }
 }
 
 void SqlStore::insertEvents(Session& session, const std::vector<Event>& events) {

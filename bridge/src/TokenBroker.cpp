@@ -1,6 +1,7 @@
 #include "bridge/TokenBroker.h"
 
 #include <cctype>
+#include <exception>
 #include <future>
 #include <utility>
 
@@ -42,8 +43,12 @@ struct TokenBroker::OrganizationSnapshot {
 
 // One refresh of an organization under way in this process, and everyone waiting for it.
 struct TokenBroker::Flight {
-    std::promise<AccessGrant> promise;
-    std::shared_future<AccessGrant> outcome = promise.get_future().share();
+    std::promise<void> landed;
+    std::shared_future<void> landing = landed.get_future().share();
+    // Written by the leader before it sets `landed`, only read afterwards. Each waiter throws a copy of its own:
+    // one exception object rethrown in many threads would be shared by all of them.
+    std::optional<AccessGrant> grant;
+    std::optional<Error> refusal;
 };
 
 TokenBroker::TokenBroker(Store& store, const SalesforceClient& salesforce, const TokenCipher& cipher, Metrics& metrics,
@@ -156,6 +161,7 @@ std::shared_ptr<const TokenBroker::OrganizationSnapshot> TokenBroker::readOrgani
 AccessGrant TokenBroker::sharedRefresh(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff,
                                        Clock::time_point deadline) {
     std::shared_ptr<Flight> flight;
+    std::shared_future<void> landing;  // a copy per waiter: one shared_future is not for concurrent use
     bool leading = false;
     {
         std::lock_guard lock(flightsMutex_);
@@ -165,32 +171,37 @@ AccessGrant TokenBroker::sharedRefresh(std::int64_t orgId, std::optional<UnixSec
             leading = true;
         }
         flight = slot;
+        landing = flight->landing;
     }
     if (!leading) {
-        if (flight->outcome.wait_until(deadline) != std::future_status::ready) {
+        if (landing.wait_until(deadline) != std::future_status::ready) {
             throw Error(ErrorCode::SalesforceUnavailable, "Salesforce is unavailable; try again shortly.");
         }
-        return flight->outcome.get();
+        if (flight->grant) return *flight->grant;
+        throw Error(*flight->refusal);
     }
     try {
-        AccessGrant grant = refresher_->obtain(orgId, keepAliveCutoff, deadline);
-        // The copy in memory predates this refresh: the next request reads what the store holds now.
-        organizations_.forget(orgId);
-        flight->promise.set_value(grant);
-        endFlight(orgId);
-        return grant;
-    } catch (...) {
-        organizations_.forget(orgId);
-        flight->promise.set_exception(std::current_exception());
-        endFlight(orgId);
+        flight->grant = refresher_->obtain(orgId, keepAliveCutoff, deadline);
+        land(orgId, *flight);
+        return *flight->grant;
+    } catch (const Error& refusal) {
+        flight->refusal = refusal;
+        land(orgId, *flight);
+        throw;
+    } catch (const std::exception& failure) {
+        logger("broker")->error("refresh of organization {} failed: {}", orgId, failure.what());
+        flight->refusal = Error(ErrorCode::Internal, "Getting an access token failed.");
+        land(orgId, *flight);
         throw;
     }
 }
 
-void TokenBroker::endFlight(std::int64_t orgId) {
-    // Only the leader ends its flight, so the organization's slot still holds it.
+void TokenBroker::land(std::int64_t orgId, Flight& flight) {
+    // The copy in memory predates this refresh: the next request reads what the store holds now.
+    organizations_.forget(orgId);
+    flight.landed.set_value();
     std::lock_guard lock(flightsMutex_);
-    flights_.erase(orgId);
+    flights_.erase(orgId);  // only the leader ends its flight, so the slot still holds it
 }
 
 Metrics::Counter& TokenBroker::refusalCounter(ErrorCode code) {

@@ -96,8 +96,7 @@ MySqlDsn MySqlDsn::parse(std::string_view text, std::string_view key) {
 
 std::unique_ptr<sql::Connection> MySqlDsn::connect() const {
     sql::ConnectOptionsMap options;
-    options["hostName"] =
-        sql::SQLString(socket ? "unix://" + *socket : "tcp://" + host + ":" + std::to_string(port));
+    options["hostName"] = sql::SQLString(socket ? "unix://" + *socket : "tcp://" + host + ":" + std::to_string(port));
     options["userName"] = sql::SQLString(user);
     options["password"] = sql::SQLString(password);
     options["schema"] = sql::SQLString(database);

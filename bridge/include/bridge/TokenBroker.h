@@ -94,7 +94,8 @@ class TokenBroker {
     // Joins the organization's flight under way, or leads a new one.
     AccessGrant sharedRefresh(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff,
                               Clock::time_point deadline);
-    void endFlight(std::int64_t orgId);
+    // Publishes the flight's outcome to its waiters and ends it.
+    void land(std::int64_t orgId, Flight& flight);
     Metrics::Counter& refusalCounter(ErrorCode code);
 
     Store& store_;

@@ -1,7 +1,6 @@
 #include "app/Commands.h"
 
 #include <Poco/AutoPtr.h>
-#include <Poco/NumberParser.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/IniFileConfiguration.h>
 #include <Poco/Util/OptionException.h>
@@ -9,6 +8,7 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/PropertyFileConfiguration.h>
 
+#include <charconv>
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -127,16 +127,24 @@ Config configFrom(const std::multimap<std::string, std::string>& options) {
     return config;
 }
 
+// Digits only: Poco's NumberParser would read "1042,7" as 10427 (',' is its thousands separator).
+std::optional<std::int64_t> parsePositiveInteger(std::string_view text) {
+    std::int64_t value = 0;
+    const auto [parsedUpTo, failure] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (failure != std::errc() || parsedUpTo != text.data() + text.size() || value <= 0) return std::nullopt;
+    return value;
+}
+
 std::chrono::seconds parseDuration(const std::string& text) {
     if (text.empty()) throw UsageError("--ttl needs a duration such as 8h");
     const char unit = text.back();
     const bool hasUnit = unit == 's' || unit == 'm' || unit == 'h' || unit == 'd';
-    Poco::Int64 amount = 0;
-    if (!Poco::NumberParser::tryParse64(hasUnit ? text.substr(0, text.size() - 1) : text, amount) || amount <= 0) {
+    const auto amount = parsePositiveInteger(std::string_view(text).substr(0, text.size() - (hasUnit ? 1 : 0)));
+    if (!amount) {
         throw UsageError("--ttl must be a positive duration such as 90s, 30m, 8h or 7d");
     }
     const std::int64_t scale = unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 1;
-    return std::chrono::seconds(amount * scale);
+    return std::chrono::seconds(*amount * scale);
 }
 
 // Blocks SIGINT and SIGTERM in every thread started from now on, so that only the waiting thread receives them.
@@ -177,11 +185,9 @@ int token(const Config& config, const std::multimap<std::string, std::string>& o
     principal.role = *role;
     principal.subject = single(options, "sub").value_or("cli");
     for (auto [it, end] = options.equal_range("org"); it != end; ++it) {
-        Poco::Int64 id = 0;
-        if (!Poco::NumberParser::tryParse64(it->second, id) || id <= 0) {
-            throw UsageError("--org takes a legacy organization id, a positive integer");
-        }
-        principal.organizations.push_back(id);
+        const auto id = parsePositiveInteger(it->second);
+        if (!id) throw UsageError("--org takes a legacy organization id, a positive integer");
+        principal.organizations.push_back(*id);
     }
     if (principal.role == Role::OrgAdmin && principal.organizations.empty()) {
         throw UsageError("an org-admin token needs at least one --org");

@@ -133,6 +133,26 @@ void requireSimpleName(const std::string& text) {
     }
 }
 
+// What explains a failure, for an exception's message (the directory is gone by the time anyone looks): the
+// log's error and warning lines, or its last lines when it has none.
+std::string logExcerpt(const fs::path& path) {
+    constexpr std::size_t kLines = 20;
+    std::ifstream log(path);
+    std::deque<std::string> last;
+    std::string problems;
+    for (std::string line; std::getline(log, line);) {
+        if (line.find("ERROR") != std::string::npos || line.find("Warning") != std::string::npos) {
+            problems += line + "\n";
+        }
+        last.push_back(line);
+        if (last.size() > kLines) last.pop_front();
+    }
+    if (!problems.empty()) return problems;
+    std::string tail;
+    for (const auto& line : last) tail += line + "\n";
+    return tail;
+}
+
 }  // namespace
 
 MariaDbServer::MariaDbServer() : MariaDbServer(Options{}) {}
@@ -173,6 +193,8 @@ MariaDbServer::~MariaDbServer() {
 }
 
 void MariaDbServer::installDataDirectory() {
+    // A private tmpdir: the bootstrap's temporary tables must not meet other servers' (or a /tmp cleaner).
+    fs::create_directories(directory_ / "tmp");
     std::vector<std::string> arguments{
         findProgram("mariadb-install-db").string(),
         "--no-defaults",
@@ -181,6 +203,7 @@ void MariaDbServer::installDataDirectory() {
         "--user=" + (runningAsRoot() ? std::string("root") : currentUserName()),
         "--skip-test-db",
         "--skip-name-resolve",
+        "--tmpdir=" + (directory_ / "tmp").string(),
         // The redo log is created here; the server must later be given the same size.
         "--innodb-log-file-size=" + std::to_string(options_.redoLogMegabytes) + "M",
         "--innodb-buffer-pool-size=" + std::to_string(options_.bufferPoolMegabytes) + "M",
@@ -193,8 +216,8 @@ void MariaDbServer::installDataDirectory() {
         throw std::runtime_error("MariaDbServer: mariadb-install-db did not finish");
     }
     if (*status != 0) {
-        throw std::runtime_error("MariaDbServer: mariadb-install-db failed, see " +
-                                 (directory_ / "install.log").string());
+        throw std::runtime_error("MariaDbServer: mariadb-install-db failed:\n" +
+                                 logExcerpt(directory_ / "install.log"));
     }
 }
 
@@ -219,6 +242,7 @@ void MariaDbServer::launch() {
         "--no-defaults",
         "--datadir=" + (directory_ / "data").string(),
         "--socket=" + (directory_ / "sock").string(),
+        "--tmpdir=" + (directory_ / "tmp").string(),
         "--pid-file=" + (directory_ / "mariadbd.pid").string(),
         "--log-error=" + (directory_ / "error.log").string(),
         "--port=" + std::to_string(port_),
@@ -247,7 +271,7 @@ void MariaDbServer::waitUntilReady() {
         if (auto status = reap(pid_)) {
             pid_ = -1;
             throw std::runtime_error("MariaDbServer: mariadbd exited with status " + std::to_string(*status) + ":\n" +
-                                     errorLogTail());
+                                     errorLogExcerpt());
         }
         try {
             connectAsRoot();
@@ -255,7 +279,7 @@ void MariaDbServer::waitUntilReady() {
         } catch (const sql::SQLException&) {
             if (Clock::now() > deadline) {
                 throw std::runtime_error("MariaDbServer: mariadbd did not accept connections in time:\n" +
-                                         errorLogTail());
+                                         errorLogExcerpt());
             }
         }
         std::this_thread::sleep_for(kPollInterval);
@@ -266,23 +290,12 @@ void MariaDbServer::stop() {
     if (!running()) return;
     if (::kill(pid_, SIGTERM) != 0) throwSystemError("kill mariadbd");
     if (!waitForExit(pid_, kStopTimeout)) {
-        throw std::runtime_error("MariaDbServer: mariadbd did not shut down in time:\n" + errorLogTail());
+        throw std::runtime_error("MariaDbServer: mariadbd did not shut down in time:\n" + errorLogExcerpt());
     }
     pid_ = -1;
 }
 
-std::string MariaDbServer::errorLogTail() const {
-    constexpr std::size_t kLines = 20;
-    std::ifstream log(directory_ / "error.log");
-    std::deque<std::string> lines;
-    for (std::string line; std::getline(log, line);) {
-        lines.push_back(line);
-        if (lines.size() > kLines) lines.pop_front();
-    }
-    std::string tail;
-    for (const auto& line : lines) tail += line + "\n";
-    return tail;
-}
+std::string MariaDbServer::errorLogExcerpt() const { return logExcerpt(directory_ / "error.log"); }
 
 std::unique_ptr<sql::Connection> MariaDbServer::connectAsRoot(const std::string& database) const {
     sql::ConnectOptionsMap options;

@@ -59,7 +59,7 @@ class MariaDbServer {
     void installDataDirectory();
     void launch();
     void waitUntilReady();
-    std::string errorLogTail() const;
+    std::string errorLogExcerpt() const;
 
     Options options_;
     std::filesystem::path directory_;

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/Model.h"
+#include "bridge/Store.h"
+#include "bridge/TokenCipher.h"
+#include "migrations/LegacyRows.h"
+#include "migrations/LegacyTokenDecryptor.h"
+
+namespace bridge::migrations {
+
+struct TranslatedOrganization {
+    std::optional<MigratedOrganization> migrated;  // nullopt: nothing of the organization migrates
+    // The report lines of OPERATIONS.md ("skipped organization <id>: ...", "skipped connection of ...",
+    // "skipped user ..."), one per row that does not migrate.
+    std::vector<std::string> skipped;
+    // Values that migrate as absent because they cannot be read (a malformed Salesforce id, an unknown
+    // environment letter); for the log.
+    std::vector<std::string> warnings;
+};
+
+// What one legacy organization becomes in the store, by the rules of OPERATIONS.md ("The migrator's promises").
+// No I/O: the migrator writes what this returns, and --verify compares the store with it.
+class LegacyOrganizationTranslator {
+  public:
+    // `migratedAt` stamps the `migrated` events.
+    LegacyOrganizationTranslator(const LegacyTokenDecryptor& decryptor, const TokenCipher& cipher,
+                                 UnixSeconds migratedAt);
+
+    TranslatedOrganization translate(const LegacyOrganization& legacy) const;
+
+    // "skipped organization <id>: orphan: ..." for rows whose organization does not exist.
+    static std::string orphanLine(const LegacyOrphan& orphan);
+
+    // The associated data a migrated refresh token is sealed with.
+    static std::string refreshTokenAssociatedData(std::int64_t orgId);
+
+  private:
+    struct ConnectionOutcome {
+        Connection connection;
+        std::optional<std::string> skipReason;
+        std::string fingerprintTag;  // what was decided, so that a rerun with other keys is not "already current"
+    };
+
+    ConnectionOutcome translateConnection(const LegacyConnectivityRow& row, std::vector<std::string>& warnings) const;
+
+    const LegacyTokenDecryptor& decryptor_;
+    const TokenCipher& cipher_;
+    UnixSeconds migratedAt_;
+};
+
+}  // namespace bridge::migrations

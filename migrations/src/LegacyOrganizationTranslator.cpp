@@ -1,0 +1,246 @@
+#include "migrations/LegacyOrganizationTranslator.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <map>
+
+#include "bridge/PublicIds.h"
+#include "bridge/Secrets.h"
+#include "mappings/ConnectionNames.h"
+#include "mappings/Emails.h"
+#include "mappings/SalesforceIds.h"
+#include "mappings/Times.h"
+#include "mappings/UserNames.h"
+
+namespace bridge::migrations {
+
+namespace {
+
+// Changing a rule below changes this, so that a rerun rewrites what the old rules wrote.
+constexpr std::string_view kRulesVersion = "legacy-migration-rules-1";
+constexpr std::string_view kMigratorActor = "migrator";
+
+// Length-prefixed fields: no two different row sets serialize alike.
+class Fingerprint {
+  public:
+    void add(std::string_view value) {
+        text_ += std::to_string(value.size());
+        text_ += ':';
+        text_ += value;
+        text_ += ',';
+    }
+    void addNullable(const std::optional<std::string>& value) {
+        if (value) {
+            add(std::string_view(*value));
+        } else {
+            text_ += "-,";
+        }
+    }
+    void addNumber(std::int64_t value) { add(std::string_view(std::to_string(value))); }
+
+    std::string hex() const { return sha256Hex(text_); }
+
+  private:
+    std::string text_;
+};
+
+std::string organizationText(std::int64_t orgId) { return "organization " + std::to_string(orgId); }
+
+std::optional<std::string> salesforceId18(const std::optional<std::string>& value, const std::string& what,
+                                          std::vector<std::string>& warnings) {
+    if (!value || value->empty()) return std::nullopt;
+    auto id = mappings::toSalesforceId18(*value);
+    if (!id) warnings.push_back(what + " is not a Salesforce id; it migrates as absent");
+    return id;
+}
+
+std::optional<UnixSeconds> legacyTime(const std::optional<std::string>& value, const std::string& what,
+                                      std::vector<std::string>& warnings) {
+    if (!value) return std::nullopt;
+    auto time = mappings::parseLegacyTime(*value);
+    if (!time) warnings.push_back(what + " is not a time; it migrates as absent");
+    return time;
+}
+
+}  // namespace
+
+LegacyOrganizationTranslator::LegacyOrganizationTranslator(const LegacyTokenDecryptor& decryptor,
+                                                           const TokenCipher& cipher, UnixSeconds migratedAt)
+    : decryptor_(decryptor), cipher_(cipher), migratedAt_(migratedAt) {}
+
+std::string LegacyOrganizationTranslator::refreshTokenAssociatedData(std::int64_t orgId) {
+    return "org:" + std::to_string(orgId) + ":refresh";
+}
+
+std::string LegacyOrganizationTranslator::orphanLine(const LegacyOrphan& orphan) {
+    std::string rows;
+    if (orphan.connectivityRow) rows = "its connectivity row";
+    if (orphan.users > 0) {
+        if (!rows.empty()) rows += " and ";
+        rows += std::to_string(orphan.users) + (orphan.users == 1 ? " user" : " users");
+    }
+    return "skipped " + organizationText(orphan.orgId) + ": orphan: no organizations row, " + rows + " not migrated";
+}
+
+TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrganization& legacy) const {
+    TranslatedOrganization result;
+    const std::int64_t orgId = legacy.row.id;
+    if (legacy.row.deleted) {
+        result.skipped.push_back("skipped " + organizationText(orgId) + ": soft-deleted");
+        return result;
+    }
+
+    MigratedOrganization migrated;
+    migrated.organization.legacyId = orgId;
+    migrated.organization.publicId = profileIdFor(orgId);
+    migrated.organization.name = legacy.row.name;
+    Fingerprint fingerprint;
+    fingerprint.add(kRulesVersion);
+    fingerprint.addNumber(orgId);
+    fingerprint.add(legacy.row.name);
+
+    std::optional<ConnectionStatus> connectionStatus;
+    if (legacy.connectivity) {
+        const auto& row = *legacy.connectivity;
+        auto outcome = translateConnection(row, result.warnings);
+        connectionStatus = outcome.connection.status;
+        std::string detail = "legacy " + std::string(mappings::legacyStatusName(outcome.connection.status));
+        if (outcome.skipReason) {
+            result.skipped.push_back("skipped connection of " + organizationText(orgId) + ": " + *outcome.skipReason);
+            detail += " (" + *outcome.skipReason + ")";
+        }
+        Event event;
+        event.orgId = orgId;
+        event.at = migratedAt_;
+        event.type = EventType::Migrated;
+        event.actor = std::string(kMigratorActor);
+        event.detail = detail;
+        migrated.events.push_back(std::move(event));
+        migrated.connection = std::move(outcome.connection);
+
+        fingerprint.add(outcome.fingerprintTag);
+        fingerprint.add(row.serviceAccountLoginEnabled ? "1" : "0");
+        fingerprint.add(row.authMethod);
+        fingerprint.addNullable(row.environment);
+        fingerprint.addNullable(row.serviceAccountUserId);
+        fingerprint.addNullable(row.serviceAccountUsername);
+        fingerprint.addNullable(row.salesforceOrgId);
+        fingerprint.addNullable(row.instanceUrl);
+        fingerprint.addNullable(row.refreshTokenEncrypted);
+        fingerprint.addNumber(row.status);
+        fingerprint.addNullable(row.statusChangedAt);
+        fingerprint.addNullable(row.lastError);
+    }
+
+    // Of users whose emails differ only in letter case, the newest (highest id) is the real one.
+    std::map<std::string, std::int64_t> newestByEmail;
+    for (const auto& user : legacy.users) {
+        auto& newest = newestByEmail[mappings::normalizeEmail(user.email)];
+        newest = std::max(newest, user.id);
+    }
+    for (const auto& row : legacy.users) {
+        const std::int64_t newest = newestByEmail[mappings::normalizeEmail(row.email)];
+        if (newest != row.id) {
+            result.skipped.push_back("skipped user " + std::to_string(row.id) + " of " + organizationText(orgId) +
+                                     ": superseded by user " + std::to_string(newest));
+            continue;
+        }
+        const std::string what = "user " + std::to_string(row.id) + " of " + organizationText(orgId);
+        User user;
+        user.legacyId = row.id;
+        user.publicId = userIdFor(row.id);
+        user.orgId = orgId;
+        user.email = row.email;
+        user.displayName = row.displayName;
+        user.salesforceUserId = salesforceId18(row.salesforceUserId, "sf_user_id of " + what, result.warnings);
+        user.active = row.active;
+        const auto suspended = mappings::syncSuspendedFromLegacyState(row.syncState);
+        if (!suspended) result.warnings.push_back("sync_state of " + what + " is unknown; it migrates as 'ok'");
+        user.syncSuspended = suspended.value_or(false);
+        if (user.syncSuspended) {
+            user.suspendReason = row.syncError;
+            // A lost connection is what suspends users in the legacy panel; a fresh login must lift these.
+            user.suspendedByLoss = connectionStatus == ConnectionStatus::Disconnected;
+        }
+        migrated.users.push_back(std::move(user));
+
+        fingerprint.addNumber(row.id);
+        fingerprint.add(row.email);
+        fingerprint.addNullable(row.displayName);
+        fingerprint.addNullable(row.salesforceUserId);
+        fingerprint.add(row.active ? "1" : "0");
+        fingerprint.add(row.syncState);
+        fingerprint.addNullable(row.syncError);
+    }
+    std::sort(migrated.users.begin(), migrated.users.end(),
+              [](const User& a, const User& b) { return a.legacyId < b.legacyId; });
+    migrated.legacyFingerprint = fingerprint.hex();
+    result.migrated = std::move(migrated);
+    return result;
+}
+
+LegacyOrganizationTranslator::ConnectionOutcome LegacyOrganizationTranslator::translateConnection(
+    const LegacyConnectivityRow& row, std::vector<std::string>& warnings) const {
+    const std::string what = "the connectivity row of " + organizationText(row.orgId);
+    ConnectionOutcome outcome;
+    Connection& connection = outcome.connection;
+    connection.orgId = row.orgId;
+    connection.serviceAccountLoginEnabled = row.serviceAccountLoginEnabled;
+    if (mappings::authorizationMethodFromLegacyColumn(row.authMethod)) {
+        connection.authorizationMethod = row.authMethod;
+    } else {
+        warnings.push_back("auth_method of " + what + " is unknown; it migrates as 'oauth'");
+    }
+    if (row.environment) {
+        connection.environment = mappings::environmentFromLegacyLetter(*row.environment);
+        if (!connection.environment) warnings.push_back("sf_environment of " + what + " is unknown");
+    }
+    connection.statusChangedAt = legacyTime(row.statusChangedAt, "status_changed_at of " + what, warnings);
+    connection.status = ConnectionStatus::NotConnected;
+
+    const auto legacyStatus = mappings::statusFromLegacyCode(row.status);
+    if (!row.serviceAccountLoginEnabled) {
+        outcome.fingerprintTag = "toggle-off";  // a leftover token is not carried over
+        return outcome;
+    }
+    if (!legacyStatus) {
+        outcome.skipReason = "unknown status " + std::to_string(row.status);
+        outcome.fingerprintTag = "unknown-status";
+        return outcome;
+    }
+    if (*legacyStatus == ConnectionStatus::NotConnected) {
+        outcome.fingerprintTag = "not-connected";
+        return outcome;
+    }
+    if (!row.refreshTokenEncrypted || row.refreshTokenEncrypted->empty()) {
+        outcome.skipReason = "no token";
+        outcome.fingerprintTag = "no-token";
+        return outcome;
+    }
+    auto decrypted = decryptor_.decryptOrExplain(*row.refreshTokenEncrypted);
+    if (const auto* failure = std::get_if<LegacyTokenFailure>(&decrypted)) {
+        outcome.skipReason = std::string(describeLegacyTokenFailure(*failure));
+        outcome.fingerprintTag = "token-failure:" + *outcome.skipReason;
+        return outcome;
+    }
+    auto& token = std::get<std::string>(decrypted);
+    connection.refreshToken = cipher_.seal(token, refreshTokenAssociatedData(row.orgId));
+    OPENSSL_cleanse(token.data(), token.size());
+
+    connection.status = *legacyStatus;
+    connection.serviceAccountUserId = salesforceId18(row.serviceAccountUserId, "sa_user_id of " + what, warnings);
+    connection.serviceAccountUsername = row.serviceAccountUsername;
+    connection.salesforceOrgId = salesforceId18(row.salesforceOrgId, "sf_org_id of " + what, warnings);
+    connection.instanceUrl = row.instanceUrl;
+    if (connection.status == ConnectionStatus::Connected) {
+        connection.connectedAt = connection.statusChangedAt;
+        outcome.fingerprintTag = "established";
+    } else {
+        connection.lastError = row.lastError;
+        outcome.fingerprintTag = "lost";
+    }
+    return outcome;
+}
+
+}  // namespace bridge::migrations

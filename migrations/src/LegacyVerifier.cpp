@@ -1,0 +1,221 @@
+#include "migrations/LegacyVerifier.h"
+
+#include <cppconn/exception.h>
+#include <openssl/crypto.h>
+
+#include <map>
+
+#include "bridge/Error.h"
+#include "mappings/ConnectionNames.h"
+
+namespace bridge::migrations {
+
+namespace {
+
+constexpr int kStorePage = 500;
+
+std::string text(const std::string& value) { return "\"" + value + "\""; }
+std::string text(const std::optional<std::string>& value) { return value ? text(*value) : "absent"; }
+std::string text(bool value) { return value ? "true" : "false"; }
+std::string text(const std::optional<UnixSeconds>& value) { return value ? std::to_string(*value) : "absent"; }
+std::string text(ConnectionStatus status) { return std::string(mappings::legacyStatusName(status)); }
+std::string text(const std::optional<Environment>& value) {
+    return value ? std::string(mappings::environmentName(*value)) : "absent";
+}
+
+std::string organizationSubject(std::int64_t orgId) { return "organization " + std::to_string(orgId); }
+
+}  // namespace
+
+std::string VerificationSummary::line() const {
+    return "verified " + std::to_string(organizations) + " organizations, differences " + std::to_string(differences);
+}
+
+int VerificationSummary::exitCode() const { return abortedBecause || differences > 0 ? 1 : 0; }
+
+LegacyVerifier::LegacyVerifier(Store& store, const LegacyOrganizationTranslator& translator, const TokenCipher& cipher,
+                               std::int64_t firstNewLegacyId, std::ostream& report)
+    : store_(store), translator_(translator), cipher_(cipher), firstNewLegacyId_(firstNewLegacyId), report_(report) {}
+
+VerificationSummary LegacyVerifier::run(LegacyReader& reader, MigrationProgress& progress) {
+    VerificationSummary summary;
+    try {
+        for (auto batch = reader.nextOrganizations(); !batch.empty(); batch = reader.nextOrganizations()) {
+            for (const auto& organization : batch) verify(organization, summary);
+            progress.advance(static_cast<std::int64_t>(batch.size()));
+        }
+        reportStoreOnlyBefore(firstNewLegacyId_, summary);
+    } catch (const sql::SQLException& error) {
+        summary.abortedBecause = "the legacy database failed: " + std::string(error.what());
+    } catch (const Error& error) {
+        if (error.code() != ErrorCode::StoreUnavailable) throw;
+        summary.abortedBecause = "the store is unavailable: " + std::string(error.what());
+    }
+    progress.finish();
+    if (summary.abortedBecause) report_ << "verification stopped: " << *summary.abortedBecause << "\n";
+    report_ << summary.line() << std::endl;
+    return summary;
+}
+
+void LegacyVerifier::difference(const std::string& subject, const std::string& what, VerificationSummary& summary) {
+    ++summary.differences;
+    report_ << "difference in " << subject << ": " << what << "\n";
+}
+
+void LegacyVerifier::reportStoreOnlyBefore(std::int64_t legacyId, VerificationSummary& summary) {
+    while (true) {
+        if (storeAhead_.empty()) {
+            if (storeExhausted_) return;
+            OrganizationScope everything;
+            everything.all = true;
+            auto page = store_.listOrganizations(everything, storeReadAfter_, kStorePage);
+            if (page.empty()) {
+                storeExhausted_ = true;
+                return;
+            }
+            storeReadAfter_ = page.back().legacyId;
+            storeAhead_.insert(storeAhead_.end(), page.begin(), page.end());
+        }
+        const auto& front = storeAhead_.front();
+        if (front.legacyId >= legacyId) return;
+        if (front.legacyId < firstNewLegacyId_) {
+            difference(organizationSubject(front.legacyId), "in the store but not in the legacy database", summary);
+        }
+        storeAhead_.pop_front();
+    }
+}
+
+void LegacyVerifier::verify(const LegacyOrganization& legacy, VerificationSummary& summary) {
+    const std::int64_t orgId = legacy.row.id;
+    ++summary.organizations;
+    reportStoreOnlyBefore(orgId, summary);
+    std::optional<Organization> stored;
+    if (!storeAhead_.empty() && storeAhead_.front().legacyId == orgId) {
+        stored = storeAhead_.front();
+        storeAhead_.pop_front();
+    }
+    const auto translated = translator_.translate(legacy);
+    // Skipped by a migration (soft-deleted), or an id the new panel allocates: a conflict, skipped too.
+    if (!translated.migrated || orgId >= firstNewLegacyId_) return;
+    const auto& expected = *translated.migrated;
+    const std::string subject = organizationSubject(orgId);
+    if (!stored) {
+        if (!heldElsewhere(expected, {})) difference(subject, "missing from the store", summary);
+        return;
+    }
+    auto storedUsers = usersOf(orgId);
+    if (heldElsewhere(expected, storedUsers)) return;
+    if (stored->publicId != expected.organization.publicId) {
+        difference(
+            subject,
+            "public id is " + text(stored->publicId) + ", a migration gives " + text(expected.organization.publicId),
+            summary);
+    }
+    if (stored->name != expected.organization.name) {
+        difference(subject, "name is " + text(stored->name) + ", a migration gives " + text(expected.organization.name),
+                   summary);
+    }
+    compareUsers(expected, std::move(storedUsers), summary);
+    compareConnection(expected, summary);
+}
+
+std::map<std::int64_t, User> LegacyVerifier::usersOf(std::int64_t orgId) {
+    std::map<std::int64_t, User> users;
+    for (std::int64_t after = 0;;) {
+        const auto page = store_.listUsersAfter(orgId, after, kStorePage);
+        for (const auto& user : page) users.emplace(user.legacyId, user);
+        if (static_cast<int>(page.size()) < kStorePage) return users;
+        after = page.back().legacyId;
+    }
+}
+
+// A user id of this organization held by another organization makes a migration report a conflict. Only the
+// users the store does not hold under this organization can be elsewhere.
+bool LegacyVerifier::heldElsewhere(const MigratedOrganization& expected,
+                                   const std::map<std::int64_t, User>& storedUsers) {
+    for (const auto& user : expected.users) {
+        if (storedUsers.contains(user.legacyId)) continue;
+        const auto holder = store_.findUser(user.legacyId);
+        if (holder && holder->orgId != expected.organization.legacyId) return true;
+    }
+    return false;
+}
+
+void LegacyVerifier::compareUsers(const MigratedOrganization& expected, std::map<std::int64_t, User> stored,
+                                  VerificationSummary& summary) {
+    const std::int64_t orgId = expected.organization.legacyId;
+    for (const auto& want : expected.users) {
+        const std::string subject = "user " + std::to_string(want.legacyId) + " of " + organizationSubject(orgId);
+        const auto found = stored.find(want.legacyId);
+        if (found == stored.end()) {
+            difference(subject, "missing from the store", summary);
+            continue;
+        }
+        const User& have = found->second;
+        const auto field = [&](const std::string& name, const std::string& storeValue, const std::string& wanted) {
+            if (storeValue != wanted) {
+                difference(subject, name + " is " + storeValue + ", a migration gives " + wanted, summary);
+            }
+        };
+        field("public id", text(have.publicId), text(want.publicId));
+        field("email", text(have.email), text(want.email));
+        field("display name", text(have.displayName), text(want.displayName));
+        field("Salesforce user id", text(have.salesforceUserId), text(want.salesforceUserId));
+        field("active", text(have.active), text(want.active));
+        field("sync suspended", text(have.syncSuspended), text(want.syncSuspended));
+        field("suspend reason", text(have.suspendReason), text(want.suspendReason));
+        field("suspended by loss", text(have.suspendedByLoss), text(want.suspendedByLoss));
+        stored.erase(found);
+    }
+    for (const auto& [userId, user] : stored) {
+        if (userId >= firstNewLegacyId_) continue;
+        difference("user " + std::to_string(userId) + " of " + organizationSubject(orgId),
+                   "in the store but not what a migration gives", summary);
+    }
+}
+
+void LegacyVerifier::compareConnection(const MigratedOrganization& expected, VerificationSummary& summary) {
+    const std::int64_t orgId = expected.organization.legacyId;
+    const Connection have = store_.loadConnection(orgId);
+    // Changed by the server after the migration wrote it (a panel, a login, the broker): a migration leaves it.
+    if (have.changedByAdminAt || have.version > 1) return;
+    const Connection want = expected.connection.value_or(Connection{});
+    const std::string subject = "the connection of " + organizationSubject(orgId);
+    const auto field = [&](const std::string& name, const std::string& storeValue, const std::string& wanted) {
+        if (storeValue != wanted) {
+            difference(subject, name + " is " + storeValue + ", a migration gives " + wanted, summary);
+        }
+    };
+    field("status", text(have.status), text(want.status));
+    field("service account login", text(have.serviceAccountLoginEnabled), text(want.serviceAccountLoginEnabled));
+    field("authorization method", text(have.authorizationMethod), text(want.authorizationMethod));
+    field("environment", text(have.environment), text(want.environment));
+    field("service account user id", text(have.serviceAccountUserId), text(want.serviceAccountUserId));
+    field("service account username", text(have.serviceAccountUsername), text(want.serviceAccountUsername));
+    field("Salesforce organization id", text(have.salesforceOrgId), text(want.salesforceOrgId));
+    field("instance URL", text(have.instanceUrl), text(want.instanceUrl));
+    field("status changed at", text(have.statusChangedAt), text(want.statusChangedAt));
+    field("connected at", text(have.connectedAt), text(want.connectedAt));
+    field("last error", text(have.lastError), text(want.lastError));
+
+    if (have.refreshToken.has_value() != want.refreshToken.has_value()) {
+        difference(subject,
+                   std::string("refresh token is ") + (have.refreshToken ? "present" : "absent") +
+                       ", a migration gives " + (want.refreshToken ? "one" : "none"),
+                   summary);
+        return;
+    }
+    if (!have.refreshToken) return;
+    const std::string associatedData = LegacyOrganizationTranslator::refreshTokenAssociatedData(orgId);
+    std::string wanted = cipher_.open(*want.refreshToken, associatedData);
+    try {
+        std::string held = cipher_.open(*have.refreshToken, associatedData);
+        if (held != wanted) difference(subject, "refresh token differs from the legacy one", summary);
+        OPENSSL_cleanse(held.data(), held.size());
+    } catch (const TokenCipherError&) {
+        difference(subject, "refresh token in the store cannot be opened with the configured keys", summary);
+    }
+    OPENSSL_cleanse(wanted.data(), wanted.size());
+}
+
+}  // namespace bridge::migrations

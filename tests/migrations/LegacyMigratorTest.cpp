@@ -1,0 +1,452 @@
+#include <cppconn/connection.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "bridge/Logging.h"
+#include "bridge/Secrets.h"
+#include "bridge/StoreFactory.h"
+#include "bridge/TokenCipher.h"
+#include "mappings/SalesforceIds.h"
+#include "migrations/LegacyMigrator.h"
+#include "migrations/LegacyVerifier.h"
+#include "migrations/SchemaCatalog.h"
+#include "testsupport/LegacyDataGenerator.h"
+#include "testsupport/MariaDbServer.h"
+
+namespace bridge::migrations {
+namespace {
+
+using testsupport::LegacyCase;
+
+constexpr std::int64_t kOrganizations = 80;
+constexpr int kUsersPerOrganization = 4;
+constexpr std::uint64_t kSeed = 11;
+constexpr std::int64_t kFirstNewLegacyId = 2000000000;
+
+std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> all;
+    std::istringstream stream(text);
+    for (std::string line; std::getline(stream, line);) all.push_back(line);
+    return all;
+}
+
+std::string checksums(sql::Connection& connection) {
+    std::unique_ptr<sql::Statement> statement(connection.createStatement());
+    std::unique_ptr<sql::ResultSet> rows(
+        statement->executeQuery("CHECKSUM TABLE organizations, org_salesforce_connectivity, org_users EXTENDED"));
+    std::string all;
+    while (rows->next()) all += std::string(rows->getString(2)) + ";";
+    return all;
+}
+
+class LegacyMigratorTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        server_ = new testsupport::MariaDbServer();
+        server_->createDatabase("legacy");
+        server_->createReadOnlyUser("reader", "secret", "legacy");
+        manifest_ = new testsupport::LegacyDataManifest(
+            testsupport::LegacyDataGenerator(
+                {.seed = kSeed, .organizations = kOrganizations, .usersPerOrganization = kUsersPerOrganization})
+                .generate(*server_->connectAsRoot("legacy")));
+    }
+    static void TearDownTestSuite() {
+        delete manifest_;
+        delete server_;
+    }
+
+    void SetUp() override {
+        directory_ =
+            std::filesystem::temp_directory_path() / ("bridge-migrator-test-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(directory_);
+        std::filesystem::create_directories(directory_);
+        store_ = openStore("sqlite:" + (directory_ / "store.db").string(), 2);
+        upgradeSchema(*store_);
+    }
+    void TearDown() override {
+        store_.reset();
+        std::filesystem::remove_all(directory_);
+    }
+
+    MigrationSummary migrate(std::string& report, int batchSize = 9) {
+        LegacyReader reader(MySqlDsn::parse(server_->dsn("legacy", "reader", "secret"), "legacy.dsn"), batchSize);
+        const LegacyOrganizationTranslator translator(decryptor_, cipher_, 1700000000);
+        MigrationProgress progress(reader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
+                                   [&](std::string_view line) { progressLines_.emplace_back(line); });
+        std::ostringstream out;
+        auto summary = LegacyMigrator(*store_, translator, out, logger("migrate")).run(reader, progress);
+        report = out.str();
+        return summary;
+    }
+
+    VerificationSummary verify(std::string& report) {
+        LegacyReader reader(MySqlDsn::parse(server_->dsn("legacy", "reader", "secret"), "legacy.dsn"), 13);
+        const LegacyOrganizationTranslator translator(decryptor_, cipher_, 1700000000);
+        MigrationProgress progress(reader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
+                                   [](std::string_view) {});
+        std::ostringstream out;
+        auto summary = LegacyVerifier(*store_, translator, cipher_, kFirstNewLegacyId, out).run(reader, progress);
+        report = out.str();
+        return summary;
+    }
+
+    // Every line a migration of the generated database must print, the summary aside.
+    static std::multiset<std::string> expectedSkipLines() {
+        std::multiset<std::string> expected;
+        const auto deleted = [](std::int64_t id) { return manifest_->has(id, LegacyCase::SoftDeleted); };
+        for (auto id : manifest_->organizationsWith(LegacyCase::SoftDeleted)) {
+            expected.insert("skipped organization " + std::to_string(id) + ": soft-deleted");
+        }
+        const std::pair<LegacyCase, std::string> connectionSkips[] = {
+            {LegacyCase::TokenNull, "no token"},
+            {LegacyCase::TokenEmpty, "no token"},
+            {LegacyCase::TokenNotBase64, "token is not base64"},
+            {LegacyCase::TokenUnderUnknownKey, "no legacy key decrypts the token"},
+        };
+        for (const auto& [legacyCase, reason] : connectionSkips) {
+            for (auto id : manifest_->organizationsWith(legacyCase)) {
+                if (!deleted(id)) {
+                    expected.insert("skipped connection of organization " + std::to_string(id) + ": " + reason);
+                }
+            }
+        }
+        for (const auto& twin : manifest_->caseTwins) {
+            if (!deleted(twin.orgId)) {
+                expected.insert("skipped user " + std::to_string(twin.olderUserId) + " of organization " +
+                                std::to_string(twin.orgId) + ": superseded by user " +
+                                std::to_string(twin.newerUserId));
+            }
+        }
+        return expected;
+    }
+
+    static std::set<std::int64_t> orphanIds() {
+        std::set<std::int64_t> ids;
+        for (auto id : manifest_->organizationsWith(LegacyCase::OrphanConnectivityRow)) ids.insert(id);
+        for (auto id : manifest_->organizationsWith(LegacyCase::OrphanUsers)) ids.insert(id);
+        return ids;
+    }
+
+    static std::int64_t liveOrganizations() {
+        return kOrganizations - static_cast<std::int64_t>(manifest_->organizationsWith(LegacyCase::SoftDeleted).size());
+    }
+
+    static testsupport::MariaDbServer* server_;
+    static testsupport::LegacyDataManifest* manifest_;
+
+    std::filesystem::path directory_;
+    std::unique_ptr<Store> store_;
+    const TokenCipher cipher_ = TokenCipher::fromSpec("k1:" + base64Encode(std::string(32, 'k')));
+    const LegacyTokenDecryptor decryptor_{manifest_->tokenKeys};
+    std::vector<std::string> progressLines_;
+};
+
+testsupport::MariaDbServer* LegacyMigratorTest::server_ = nullptr;
+testsupport::LegacyDataManifest* LegacyMigratorTest::manifest_ = nullptr;
+
+TEST_F(LegacyMigratorTest, ReportsEveryRowItDoesNotMigrateAndEndsWithTheSummary) {
+    std::string report;
+    const auto summary = migrate(report);
+    auto printed = lines(report);
+    ASSERT_FALSE(printed.empty());
+    const std::string summaryLine = printed.back();
+    printed.pop_back();
+
+    std::multiset<std::string> skipLines;
+    std::set<std::int64_t> orphansReported;
+    for (const auto& line : printed) {
+        const std::string orphanPrefix = "skipped organization ";
+        if (line.find(": orphan: no organizations row, ") != std::string::npos) {
+            orphansReported.insert(std::stoll(line.substr(orphanPrefix.size())));
+        } else {
+            skipLines.insert(line);
+        }
+    }
+    EXPECT_EQ(skipLines, expectedSkipLines());
+    EXPECT_EQ(orphansReported, orphanIds());
+
+    EXPECT_EQ(summary.migrated, liveOrganizations());
+    EXPECT_EQ(summary.alreadyCurrent, 0);
+    EXPECT_EQ(summary.failed, 0);
+    EXPECT_EQ(summary.skipped, static_cast<std::int64_t>(printed.size()));
+    EXPECT_EQ(summaryLine, "migrated " + std::to_string(liveOrganizations()) + ", already current 0, skipped " +
+                               std::to_string(printed.size()) + ", failed 0");
+    EXPECT_EQ(summary.exitCode(), 3);
+    ASSERT_FALSE(progressLines_.empty());
+    EXPECT_EQ(progressLines_.back().rfind("progress: 80/80 organizations (100%)", 0), 0u) << progressLines_.back();
+}
+
+TEST_F(LegacyMigratorTest, LandsEachCaseAsOperationsPromises) {
+    std::string report;
+    migrate(report);
+    const testsupport::LegacyDataGenerator generator({.seed = kSeed, .organizations = 0, .usersPerOrganization = 0});
+    const auto deleted = [](std::int64_t id) { return manifest_->has(id, LegacyCase::SoftDeleted); };
+    const auto token = [&](const Connection& connection) {
+        return cipher_.open(*connection.refreshToken, "org:" + std::to_string(connection.orgId) + ":refresh");
+    };
+
+    for (auto id : manifest_->organizationsWith(LegacyCase::SoftDeleted)) {
+        EXPECT_FALSE(store_->findOrganization(id)) << id;
+    }
+    for (auto id : orphanIds()) EXPECT_FALSE(store_->findOrganization(id)) << id;
+    for (auto userId : manifest_->orphanUsers) EXPECT_FALSE(store_->findUser(userId)) << userId;
+
+    for (auto legacyCase : {LegacyCase::Established, LegacyCase::EstablishedUnderOldKey}) {
+        for (auto id : manifest_->organizationsWith(legacyCase)) {
+            if (deleted(id)) continue;
+            const auto connection = store_->loadConnection(id);
+            EXPECT_EQ(connection.status, ConnectionStatus::Connected) << id;
+            ASSERT_TRUE(connection.refreshToken) << id;
+            EXPECT_EQ(connection.refreshToken->keyId, "k1");
+            EXPECT_EQ(token(connection), generator.refreshTokenOf(id)) << id;
+            ASSERT_TRUE(connection.serviceAccountUserId);
+            EXPECT_EQ(connection.serviceAccountUserId->size(), 18u);
+            EXPECT_EQ(connection.salesforceOrgId->size(), 18u);
+            EXPECT_TRUE(connection.environment);
+            EXPECT_EQ(connection.connectedAt, connection.statusChangedAt);
+        }
+    }
+    for (auto id : manifest_->organizationsWith(LegacyCase::Lost)) {
+        if (deleted(id)) continue;
+        const auto connection = store_->loadConnection(id);
+        EXPECT_EQ(connection.status, ConnectionStatus::Disconnected) << id;
+        ASSERT_TRUE(connection.lastError) << id;
+        EXPECT_EQ(connection.lastError->rfind("invalid_grant: ", 0), 0u);
+        EXPECT_EQ(token(connection), generator.refreshTokenOf(id));
+    }
+    for (auto userId : manifest_->suspendedUsers) {
+        const auto user = store_->findUser(userId);
+        if (!user) continue;  // of a soft-deleted organization, or a superseded twin
+        EXPECT_TRUE(user->syncSuspended) << userId;
+        EXPECT_TRUE(user->suspendedByLoss) << userId;
+        EXPECT_EQ(user->suspendReason, store_->loadConnection(user->orgId).lastError);
+    }
+    for (auto legacyCase : {LegacyCase::TokenNull, LegacyCase::TokenEmpty, LegacyCase::TokenNotBase64,
+                            LegacyCase::TokenUnderUnknownKey, LegacyCase::ToggleOffWithToken,
+                            LegacyCase::NeverConnected, LegacyCase::ApiOnlyUser, LegacyCase::NoConnectivityRow}) {
+        for (auto id : manifest_->organizationsWith(legacyCase)) {
+            if (deleted(id)) continue;
+            const auto connection = store_->loadConnection(id);
+            EXPECT_EQ(connection.status, ConnectionStatus::NotConnected) << id;
+            EXPECT_FALSE(connection.refreshToken) << id;
+            EXPECT_FALSE(connection.serviceAccountUserId) << id;
+        }
+    }
+    for (auto id : manifest_->organizationsWith(LegacyCase::ToggleOffWithToken)) {
+        if (!deleted(id)) {
+            EXPECT_FALSE(store_->loadConnection(id).serviceAccountLoginEnabled) << id;
+        }
+    }
+    for (auto id : manifest_->organizationsWith(LegacyCase::ApiOnlyUser)) {
+        if (!deleted(id)) {
+            EXPECT_EQ(store_->loadConnection(id).authorizationMethod, "api_only_user") << id;
+        }
+    }
+    for (auto id : manifest_->organizationsWith(LegacyCase::LowerCaseEnvironment)) {
+        if (!deleted(id)) {
+            EXPECT_TRUE(store_->loadConnection(id).environment) << id;
+        }
+    }
+    for (const auto& twin : manifest_->caseTwins) {
+        if (deleted(twin.orgId)) continue;
+        EXPECT_FALSE(store_->findUser(twin.olderUserId)) << twin.olderUserId;
+        const auto newer = store_->findUser(twin.newerUserId);
+        ASSERT_TRUE(newer);
+        EXPECT_EQ(newer->orgId, twin.orgId);
+    }
+    for (auto id : manifest_->organizationsWith(LegacyCase::UnusualName)) {
+        if (deleted(id)) continue;
+        const auto organization = store_->findOrganization(id);
+        ASSERT_TRUE(organization);
+        EXPECT_NE(organization->name.find("Organization " + std::to_string(id)), std::string::npos);
+        EXPECT_NE(organization->name, "Organization " + std::to_string(id));
+    }
+    for (auto id : manifest_->organizationsWith(LegacyCase::Established)) {
+        if (deleted(id)) continue;
+        const auto events = store_->listEvents(id, std::numeric_limits<std::int64_t>::max(), 10);
+        ASSERT_EQ(events.size(), 1u) << id;
+        EXPECT_EQ(events.front().type, EventType::Migrated);
+        EXPECT_EQ(events.front().detail, "legacy Established");
+    }
+}
+
+TEST_F(LegacyMigratorTest, TokensNeverReachTheReport) {
+    std::string report;
+    migrate(report);
+    const testsupport::LegacyDataGenerator generator({.seed = kSeed, .organizations = 0, .usersPerOrganization = 0});
+    for (auto id : manifest_->organizationsWith(LegacyCase::Established)) {
+        EXPECT_EQ(report.find(generator.refreshTokenOf(id).substr(0, 20)), std::string::npos);
+    }
+    EXPECT_EQ(report.find("5Aep861"), std::string::npos);
+}
+
+TEST_F(LegacyMigratorTest, ASecondRunFindsEverythingAlreadyCurrentAndReportsTheSame) {
+    std::string first;
+    migrate(first);
+    std::string second;
+    const auto summary = migrate(second, 500);
+    EXPECT_EQ(summary.migrated, 0);
+    EXPECT_EQ(summary.alreadyCurrent, liveOrganizations());
+    auto firstLines = lines(first);
+    auto secondLines = lines(second);
+    firstLines.pop_back();
+    secondLines.pop_back();
+    EXPECT_EQ(secondLines, firstLines);
+}
+
+TEST_F(LegacyMigratorTest, NeverWritesTheLegacyDatabase) {
+    auto root = server_->connectAsRoot("legacy");
+    const std::string before = checksums(*root);
+    std::string report;
+    migrate(report);
+    EXPECT_EQ(checksums(*root), before);
+}
+
+TEST_F(LegacyMigratorTest, AnIdTheNewPanelHoldsIsAConflictAndTheRestMigrates) {
+    const std::int64_t taken = manifest_->organizationsWith(LegacyCase::Established).front();
+    ASSERT_EQ(store_->createOrganization("made in the new panel", taken).legacyId, taken);
+    std::string report;
+    const auto summary = migrate(report);
+    EXPECT_NE(report.find("skipped organization " + std::to_string(taken) + ": conflict: "), std::string::npos);
+    EXPECT_EQ(store_->findOrganization(taken)->name, "made in the new panel");
+    EXPECT_EQ(summary.migrated, liveOrganizations() - 1);
+}
+
+TEST_F(LegacyMigratorTest, LeavesAConnectionTheServerChangedAfterTheMigration) {
+    std::string report;
+    migrate(report);
+    const std::int64_t orgId = manifest_->organizationsWith(LegacyCase::Established).front();
+    Connection disconnected = store_->loadConnection(orgId);
+    const auto version = disconnected.version;
+    disconnected.status = ConnectionStatus::NotConnected;
+    disconnected.refreshToken.reset();
+    ConnectionTransition transition;
+    transition.next = disconnected;
+    transition.expectedVersion = version;
+    ASSERT_TRUE(store_->applyTransition(transition));
+
+    auto root = server_->connectAsRoot("legacy");
+    std::unique_ptr<sql::Statement>(root->createStatement())
+        ->execute("UPDATE organizations SET name = 'Renamed' WHERE id = " + std::to_string(orgId));
+    const auto summary = migrate(report);
+    std::unique_ptr<sql::Statement>(root->createStatement())
+        ->execute("UPDATE organizations SET name = 'Organization " + std::to_string(orgId) +
+                  "' WHERE id = " + std::to_string(orgId));
+
+    EXPECT_EQ(summary.migrated, 1);
+    EXPECT_EQ(store_->findOrganization(orgId)->name, "Renamed");
+    EXPECT_EQ(store_->loadConnection(orgId).status, ConnectionStatus::NotConnected);
+}
+
+TEST_F(LegacyMigratorTest, VerifyFindsNothingAfterAMigrationAndEveryChangeAfterThat) {
+    std::string report;
+    migrate(report);
+    std::string verification;
+    auto summary = verify(verification);
+    EXPECT_EQ(summary.differences, 0) << verification;
+    EXPECT_EQ(summary.exitCode(), 0);
+    EXPECT_EQ(lines(verification), std::vector<std::string>{"verified 80 organizations, differences 0"});
+
+    std::int64_t userId = 0;
+    for (auto id : manifest_->organizationsWith(LegacyCase::Established)) {
+        if (manifest_->has(id, LegacyCase::SoftDeleted)) continue;
+        userId = store_->listUsersAfter(id, 0, 1).front().legacyId;
+        break;
+    }
+    UserChanges changes;
+    changes.displayName = std::optional<std::string>("Changed");
+    store_->updateUser(userId, changes);
+    const auto extra = store_->createOrganization("not from legacy", 500000);
+    summary = verify(verification);
+    EXPECT_EQ(summary.differences, 2) << verification;
+    EXPECT_EQ(summary.exitCode(), 1);
+    EXPECT_NE(verification.find("difference in user " + std::to_string(userId)), std::string::npos) << verification;
+    EXPECT_NE(verification.find("display name is \"Changed\""), std::string::npos) << verification;
+    EXPECT_NE(verification.find("difference in organization " + std::to_string(extra.legacyId) +
+                                ": in the store but not in the legacy database"),
+              std::string::npos)
+        << verification;
+}
+
+TEST_F(LegacyMigratorTest, VerifyOfAnEmptyStoreMissesEveryMigratableOrganization) {
+    std::string verification;
+    const auto summary = verify(verification);
+    EXPECT_EQ(summary.differences, liveOrganizations());
+    EXPECT_EQ(summary.exitCode(), 1);
+}
+
+// A run cut short, here by the legacy database going away halfway, leaves whole organizations behind; the next run
+// completes the store to exactly what one clean run gives.
+TEST(LegacyMigratorInterruptionTest, ARunStoppedHalfwayAndRunAgainEndsLikeOneCleanRun) {
+    testsupport::MariaDbServer server;
+    server.createDatabase("legacy");
+    server.createReadOnlyUser("reader", "secret", "legacy");
+    const auto manifest =
+        testsupport::LegacyDataGenerator({.seed = 21, .organizations = 600, .usersPerOrganization = 3})
+            .generate(*server.connectAsRoot("legacy"));
+    const auto directory =
+        std::filesystem::temp_directory_path() / ("bridge-migrator-interruption-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(directory);
+    std::filesystem::create_directories(directory);
+    auto store = openStore("sqlite:" + (directory / "store.db").string(), 2);
+    upgradeSchema(*store);
+    const auto cipher = TokenCipher::fromSpec("k1:" + base64Encode(std::string(32, 'k')));
+    const LegacyTokenDecryptor decryptor(manifest.tokenKeys);
+    const LegacyOrganizationTranslator translator(decryptor, cipher, 1700000000);
+    const auto dsn = MySqlDsn::parse(server.dsn("legacy", "reader", "secret"), "legacy.dsn");
+
+    std::ostringstream firstReport;
+    MigrationSummary first;
+    {
+        LegacyReader reader(dsn, 20);
+        MigrationProgress::Clock::time_point fakeNow{};
+        bool stopped = false;
+        MigrationProgress progress(
+            reader.countOrganizations(), MigrationProgress::Style::LiveBar,
+            [&](std::string_view) {
+                if (!stopped) server.stop();
+                stopped = true;
+            },
+            [&] { return fakeNow += std::chrono::seconds(1); });
+        first = LegacyMigrator(*store, translator, firstReport, logger("migrate")).run(reader, progress);
+    }
+    server.start();
+    EXPECT_TRUE(first.abortedBecause);
+    EXPECT_EQ(first.exitCode(), 1);
+    EXPECT_GT(first.migrated, 0);
+    EXPECT_LT(first.migrated, 600);
+    EXPECT_EQ(firstReport.str().substr(firstReport.str().rfind('\n', firstReport.str().size() - 2) + 1),
+              first.line() + "\n");
+
+    std::ostringstream secondReport;
+    LegacyReader reader(dsn, 20);
+    MigrationProgress quiet(reader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
+                            [](std::string_view) {});
+    const auto second = LegacyMigrator(*store, translator, secondReport, logger("migrate")).run(reader, quiet);
+    EXPECT_FALSE(second.abortedBecause);
+    EXPECT_EQ(second.exitCode(), 3);
+    const auto live = 600 - static_cast<std::int64_t>(manifest.organizationsWith(LegacyCase::SoftDeleted).size());
+    EXPECT_EQ(second.migrated + second.alreadyCurrent, live);
+    EXPECT_EQ(second.alreadyCurrent, first.migrated);
+
+    std::ostringstream verification;
+    LegacyReader verifyReader(dsn, 50);
+    MigrationProgress silent(verifyReader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
+                             [](std::string_view) {});
+    EXPECT_EQ(LegacyVerifier(*store, translator, cipher, kFirstNewLegacyId, verification)
+                  .run(verifyReader, silent)
+                  .differences,
+              0)
+        << verification.str();
+    store.reset();
+    std::filesystem::remove_all(directory);
+}
+
+}  // namespace
+}  // namespace bridge::migrations

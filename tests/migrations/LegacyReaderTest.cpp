@@ -1,0 +1,175 @@
+#include <cppconn/connection.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+
+#include "migrations/LegacyReader.h"
+#include "testsupport/LegacyDataGenerator.h"
+#include "testsupport/MariaDbServer.h"
+
+namespace bridge::migrations {
+namespace {
+
+using testsupport::LegacyCase;
+
+constexpr std::int64_t kOrganizations = 75;
+constexpr int kUsersPerOrganization = 3;
+
+std::string checksums(sql::Connection& connection) {
+    std::unique_ptr<sql::Statement> statement(connection.createStatement());
+    std::unique_ptr<sql::ResultSet> rows(
+        statement->executeQuery("CHECKSUM TABLE organizations, org_salesforce_connectivity, org_users EXTENDED"));
+    std::string all;
+    while (rows->next()) all += std::string(rows->getString(2)) + ";";
+    return all;
+}
+
+class LegacyReaderTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        server_ = new testsupport::MariaDbServer();
+        server_->createDatabase("legacy");
+        server_->createReadOnlyUser("reader", "secret", "legacy");
+        manifest_ = new testsupport::LegacyDataManifest(
+            testsupport::LegacyDataGenerator(
+                {.seed = 3, .organizations = kOrganizations, .usersPerOrganization = kUsersPerOrganization})
+                .generate(*server_->connectAsRoot("legacy")));
+    }
+    static void TearDownTestSuite() {
+        delete manifest_;
+        delete server_;
+    }
+
+    static MySqlDsn readerDsn() { return MySqlDsn::parse(server_->dsn("legacy", "reader", "secret"), "legacy.dsn"); }
+
+    static testsupport::MariaDbServer* server_;
+    static testsupport::LegacyDataManifest* manifest_;
+};
+
+testsupport::MariaDbServer* LegacyReaderTest::server_ = nullptr;
+testsupport::LegacyDataManifest* LegacyReaderTest::manifest_ = nullptr;
+
+TEST_F(LegacyReaderTest, StreamsEveryOrganizationOnceInIdOrderInBatches) {
+    LegacyReader reader(readerDsn(), 7);
+    EXPECT_EQ(reader.countOrganizations(), kOrganizations);
+    std::int64_t previousId = 0;
+    std::int64_t organizations = 0;
+    std::int64_t connectivityRows = 0;
+    std::int64_t users = 0;
+    int batches = 0;
+    for (auto batch = reader.nextOrganizations(); !batch.empty(); batch = reader.nextOrganizations()) {
+        ++batches;
+        EXPECT_LE(batch.size(), 7u);
+        for (const auto& organization : batch) {
+            EXPECT_GT(organization.row.id, previousId);
+            previousId = organization.row.id;
+            ++organizations;
+            EXPECT_EQ(organization.row.deleted, manifest_->has(organization.row.id, LegacyCase::SoftDeleted));
+            EXPECT_EQ(organization.connectivity.has_value(),
+                      !manifest_->has(organization.row.id, LegacyCase::NoConnectivityRow));
+            if (organization.connectivity) {
+                ++connectivityRows;
+                EXPECT_EQ(organization.connectivity->orgId, organization.row.id);
+            }
+            std::int64_t previousUser = 0;
+            for (const auto& user : organization.users) {
+                EXPECT_EQ(user.orgId, organization.row.id);
+                EXPECT_GT(user.id, previousUser);
+                previousUser = user.id;
+                ++users;
+            }
+        }
+    }
+    EXPECT_EQ(batches, (kOrganizations + 6) / 7);
+    EXPECT_EQ(organizations, kOrganizations);
+    EXPECT_EQ(connectivityRows,
+              manifest_->connectivityRows -
+                  static_cast<std::int64_t>(manifest_->organizationsWith(LegacyCase::OrphanConnectivityRow).size()));
+    EXPECT_EQ(users, manifest_->userRows - static_cast<std::int64_t>(manifest_->orphanUsers.size()));
+}
+
+TEST_F(LegacyReaderTest, ReadsColumnsAsTheyAre) {
+    LegacyReader reader(readerDsn(), 500);
+    const auto batch = reader.nextOrganizations();
+    const auto lost = manifest_->organizationsWith(LegacyCase::Lost).front();
+    const auto found = std::find_if(batch.begin(), batch.end(), [&](const auto& o) { return o.row.id == lost; });
+    ASSERT_NE(found, batch.end());
+    ASSERT_TRUE(found->connectivity);
+    EXPECT_EQ(found->connectivity->status, 2);
+    EXPECT_TRUE(found->connectivity->lastError);
+    EXPECT_TRUE(found->connectivity->refreshTokenEncrypted);
+    ASSERT_TRUE(found->connectivity->statusChangedAt);
+    EXPECT_EQ(found->connectivity->statusChangedAt->size(), 19u);
+    EXPECT_EQ(found->row.createdAt.size(), 19u);
+    EXPECT_EQ(found->connectivity->updatedAt.size(), 19u);
+    const auto suspended = std::count_if(found->users.begin(), found->users.end(),
+                                         [](const auto& user) { return user.syncState == "suspended"; });
+    EXPECT_GT(suspended, 0);
+}
+
+TEST_F(LegacyReaderTest, FindsEveryOrphanWhateverTheBatchSize) {
+    std::set<std::int64_t> expectedConnectivity;
+    for (auto id : manifest_->organizationsWith(LegacyCase::OrphanConnectivityRow)) expectedConnectivity.insert(id);
+    std::set<std::int64_t> expectedUsers;
+    for (auto id : manifest_->organizationsWith(LegacyCase::OrphanUsers)) expectedUsers.insert(id);
+
+    for (int batchSize : {1, 2, 500}) {
+        LegacyReader reader(readerDsn(), batchSize);
+        std::set<std::int64_t> connectivity;
+        std::set<std::int64_t> users;
+        std::int64_t userRows = 0;
+        std::int64_t previous = 0;
+        for (auto orphans = reader.nextOrphans(); !orphans.empty(); orphans = reader.nextOrphans()) {
+            for (const auto& orphan : orphans) {
+                EXPECT_GT(orphan.orgId, previous) << batchSize;
+                previous = orphan.orgId;
+                if (orphan.connectivityRow) connectivity.insert(orphan.orgId);
+                if (orphan.users > 0) users.insert(orphan.orgId);
+                userRows += orphan.users;
+            }
+        }
+        EXPECT_EQ(connectivity, expectedConnectivity) << batchSize;
+        EXPECT_EQ(users, expectedUsers) << batchSize;
+        EXPECT_EQ(userRows, static_cast<std::int64_t>(manifest_->orphanUsers.size())) << batchSize;
+    }
+}
+
+TEST_F(LegacyReaderTest, SeesTheDatabaseAsItWasWhenItStarted) {
+    server_->createDatabase("changing");
+    server_->createReadOnlyUser("changing_reader", "secret", "changing");
+    auto writer = server_->connectAsRoot("changing");
+    testsupport::LegacyDataGenerator({.seed = 4, .organizations = 10, .usersPerOrganization = 1}).generate(*writer);
+
+    LegacyReader reader(MySqlDsn::parse(server_->dsn("changing", "changing_reader", "secret"), "legacy.dsn"), 4);
+    std::unique_ptr<sql::Statement>(writer->createStatement())
+        ->execute("INSERT INTO organizations (id, name, created_at) VALUES (1000, 'late', '2026-01-01 00:00:00')");
+    std::int64_t seen = 0;
+    for (auto batch = reader.nextOrganizations(); !batch.empty(); batch = reader.nextOrganizations()) {
+        for (const auto& organization : batch) {
+            EXPECT_NE(organization.row.id, 1000);
+            ++seen;
+        }
+    }
+    EXPECT_EQ(seen, 10);
+}
+
+TEST_F(LegacyReaderTest, NeverWritesEvenWithAUserThatMay) {
+    server_->createUser("owner", "secret", "legacy");
+    auto root = server_->connectAsRoot("legacy");
+    const std::string before = checksums(*root);
+    {
+        LegacyReader reader(MySqlDsn::parse(server_->dsn("legacy", "owner", "secret"), "legacy.dsn"), 5);
+        reader.countOrganizations();
+        while (!reader.nextOrganizations().empty()) {
+        }
+        while (!reader.nextOrphans().empty()) {
+        }
+    }
+    EXPECT_EQ(checksums(*root), before);
+}
+
+}  // namespace
+}  // namespace bridge::migrations
