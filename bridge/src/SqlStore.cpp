@@ -737,7 +737,20 @@ std::vector<std::int64_t> SqlStore::listIdleConnections(UnixSeconds lastRefreshB
 // --- migrator ---
 
 MigrationWrite SqlStore::writeMigratedOrganization(const MigratedOrganization& migrated) {
+    return inTransaction([&](Session& session) { return writeMigrated(session, migrated); });
+}
+
+std::vector<MigrationWrite> SqlStore::writeMigratedOrganizations(const std::vector<MigratedOrganization>& batch) {
     return inTransaction([&](Session& session) {
+        std::vector<MigrationWrite> outcomes;
+        outcomes.reserve(batch.size());
+        for (const auto& migrated : batch) outcomes.push_back(writeMigrated(session, migrated));
+        return outcomes;
+    });
+}
+
+MigrationWrite SqlStore::writeMigrated(Session& session, const MigratedOrganization& migrated) {
+    {
         const Int64 orgId = migrated.organization.legacyId;
         using OriginRow = Poco::Tuple<std::string, Nullable<std::string>>;
         std::vector<OriginRow> existing;
@@ -750,11 +763,14 @@ MigrationWrite SqlStore::writeMigratedOrganization(const MigratedOrganization& m
                 return MigrationWrite::AlreadyCurrent;
             }
         }
-        for (const auto& user : migrated.users) {
-            std::vector<Int64> holders;
-            session << "SELECT org_id FROM users WHERE id = ? AND (origin <> ? OR org_id <> ?)",
-                bind(Int64{user.legacyId}), bind(std::string(kOriginMigration)), bind(orgId), into(holders), now;
-            if (!holders.empty()) return MigrationWrite::Conflict;
+        if (!migrated.users.empty()) {
+            // One query for all the organization's user ids (integers, so they are written into the SQL as is).
+            std::string ids;
+            for (const auto& user : migrated.users) ids += (ids.empty() ? "" : ",") + std::to_string(user.legacyId);
+            Int64 held = 0;
+            session << "SELECT COUNT(*) FROM users WHERE id IN (" + ids + ") AND (origin <> ? OR org_id <> ?)",
+                bind(std::string(kOriginMigration)), bind(orgId), into(held), now;
+            if (held > 0) return MigrationWrite::Conflict;
         }
 
         const auto& organization = migrated.organization;
@@ -813,7 +829,7 @@ MigrationWrite SqlStore::writeMigratedOrganization(const MigratedOrganization& m
             }
         }
         return MigrationWrite::Written;
-    });
+    }
 }
 
 }  // namespace bridge

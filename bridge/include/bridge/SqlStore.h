@@ -53,6 +53,7 @@ public:
     std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) override;
 
     MigrationWrite writeMigratedOrganization(const MigratedOrganization& migrated) override;
+    std::vector<MigrationWrite> writeMigratedOrganizations(const std::vector<MigratedOrganization>& batch) override;
 
 protected:
     virtual Poco::Data::Session openSession() = 0;
@@ -78,6 +79,7 @@ private:
     void writeConnection(Poco::Data::Session& session, const Connection& connection, bool exists,
                          std::string_view writtenBy);
     void insertEvents(Poco::Data::Session& session, const std::vector<Event>& events);
+    MigrationWrite writeMigrated(Poco::Data::Session& session, const MigratedOrganization& migrated);
     std::optional<User> readUser(Poco::Data::Session& session, const std::string& where, const std::string& key,
                                  std::int64_t id);
 };

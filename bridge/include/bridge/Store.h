@@ -152,6 +152,9 @@ public:
 
     // --- migrator ---
     virtual MigrationWrite writeMigratedOrganization(const MigratedOrganization& migrated) = 0;
+    // The same for a batch, in one transaction (the migrator's speed): every organization of the batch lands, or,
+    // when the call throws, none does. Outcomes are in the batch's order.
+    virtual std::vector<MigrationWrite> writeMigratedOrganizations(const std::vector<MigratedOrganization>& batch) = 0;
 };
 
 }  // namespace bridge

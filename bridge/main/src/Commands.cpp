@@ -18,6 +18,7 @@
 #include "app/DemoCommand.h"
 #include "bridge/Logging.h"
 #include "bridge/StoreFactory.h"
+#include "migrations/MigrateCommand.h"
 #include "migrations/SchemaCatalog.h"
 
 namespace bridge::app {
@@ -47,7 +48,12 @@ std::vector<Subcommand> subcommands() {
     all.push_back({"schema", "bring the shared store's schema up to date", {}});
     all.push_back({"token", "print a signed admin or sync-engine JWT", {}});
     all.push_back({"demo", "run an embedded store, a built-in Salesforce stand-in and the server, with demo data", {}});
+    all.push_back({"migrate", "move organizations, users and service-account tokens out of the legacy database", {}});
     for (auto& subcommand : all) common(subcommand.options);
+    all[4].options.addOption(
+        Option("verify", "", "compare the legacy database with the store and list every difference; change nothing")
+            .required(false)
+            .repeatable(false));
     auto& token = all[2].options;
     token.addOption(valued("role", "ROLE", "support, org-admin or sync-engine (required)"));
     token.addOption(Option("org", "", "legacy organization id an org-admin may see (repeat for several)")
@@ -228,6 +234,9 @@ int runCommandLine(const std::vector<std::string>& arguments) {
         if (chosen->name == "serve") return serve(config);
         if (chosen->name == "schema") return schema(config);
         if (chosen->name == "token") return token(config, options);
+        if (chosen->name == "migrate") {
+            return migrations::runMigrateCommand(config, options.count("verify") > 0, std::cout, std::cerr);
+        }
         return runDemo(config);
     } catch (const UsageError& error) {
         std::cerr << "bridge " << chosen->name << ": " << error.what() << "\n";

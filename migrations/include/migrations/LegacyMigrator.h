@@ -6,6 +6,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "bridge/Store.h"
 #include "migrations/LegacyOrganizationTranslator.h"
@@ -46,8 +47,14 @@ class LegacyMigrator {
     MigrationSummary run(LegacyReader& reader, MigrationProgress& progress);
 
   private:
-    void migrate(const LegacyOrganization& organization, MigrationSummary& summary);
-    MigrationWrite writeRetrying(const MigratedOrganization& migrated);
+    void migrateBatch(const std::vector<LegacyOrganization>& batch, MigrationSummary& summary);
+    void migrate(std::int64_t orgId, const TranslatedOrganization& translated, MigrationSummary& summary);
+    void report(std::int64_t orgId, MigrationWrite result, const TranslatedOrganization& translated,
+                MigrationSummary& summary);
+    // Runs a store write again, with growing pauses, while the store reports itself unavailable, for at most
+    // the retry budget.
+    template <typename Write>
+    auto retryingWhileStoreIsAway(Write&& write);
     void reportSkipped(const std::string& line, MigrationSummary& summary);
 
     Store& store_;
