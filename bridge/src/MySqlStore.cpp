@@ -13,6 +13,8 @@ namespace bridge {
 namespace {
 
 constexpr int kSchemaLockWaitSeconds = 60;
+// Connecting to a database that is down should fail fast: requests answer 503 instead of hanging.
+constexpr std::size_t kLoginTimeoutSeconds = 3;
 
 const std::string& registeredConnector() {
     static const std::string name = [] {
@@ -25,11 +27,39 @@ const std::string& registeredConnector() {
 }  // namespace
 
 MySqlStore::MySqlStore(const std::string& connectionString, int poolSize)
-    : pool_(registeredConnector(), connectionString, 1, poolSize, 60) {}
+    : connectionString_((registeredConnector(), connectionString)), maxIdle_(static_cast<std::size_t>(poolSize)) {}
 
-MySqlStore::~MySqlStore() { pool_.shutdown(); }
+MySqlStore::~MySqlStore() = default;
 
-Poco::Data::Session MySqlStore::openSession() { return pool_.get(); }
+Poco::Data::Session MySqlStore::openSession() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!idle_.empty()) {
+            Poco::Data::Session session = idle_.back();
+            idle_.pop_back();
+            return session;
+        }
+    }
+    return Poco::Data::Session(registeredConnector(), connectionString_, kLoginTimeoutSeconds);
+}
+
+void MySqlStore::releaseSession(Poco::Data::Session& session, bool broken) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!broken && idle_.size() < maxIdle_) {
+            idle_.push_back(session);
+            return;
+        }
+        // One dead connection usually means the server went away: the idle ones are dead too, so drop them all
+        // rather than fail one request per connection once the server is back.
+        if (broken) idle_.clear();
+    }
+    try {
+        session.close();
+    } catch (const Poco::Exception& error) {
+        logger("store")->debug("closing a database connection failed: {}", error.displayText());
+    }
+}
 
 bool MySqlStore::isDuplicateKey(const Poco::Exception& error) const {
     // ER_DUP_ENTRY; Poco's MySQL exceptions carry the server's message, which names it.

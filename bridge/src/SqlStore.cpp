@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 #include <type_traits>
@@ -135,9 +136,18 @@ bool OrganizationScope::allows(std::int64_t legacyId) const {
 
 template <typename Work>
 auto SqlStore::withSession(Work&& work) {
+    // Hands the session back to the backend on every way out, telling it whether the connection still works.
+    struct Lease {
+        SqlStore& store;
+        std::optional<Session> session;
+        bool broken = false;
+        ~Lease() {
+            if (session) store.releaseSession(*session, broken);
+        }
+    } lease{*this, std::nullopt};
     try {
-        Session session = openSession();
-        return work(session);
+        lease.session.emplace(openSession());
+        return work(*lease.session);
     } catch (const Error&) {
         throw;
     } catch (const Poco::Exception& error) {
@@ -145,6 +155,7 @@ auto SqlStore::withSession(Work&& work) {
             logger("store")->debug("write refused by a unique key: {}", error.displayText());
             throw DuplicateKey();
         }
+        lease.broken = true;
         logger("store")->error("store unavailable: {}", error.displayText());
         throw Error(ErrorCode::StoreUnavailable, "The store is unavailable; try again shortly.");
     }

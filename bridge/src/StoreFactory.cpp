@@ -37,7 +37,7 @@ std::string mysqlConnectionString(const std::string& dsn) {
         }
     }
     std::string connection = "host=" + host + ";user=" + user + ";password=" + password + ";db=" + database +
-                             ";character-set=utf8mb4;auto-reconnect=true";
+                             ";character-set=utf8mb4";
     if (uri.getPort() != 0) connection += ";port=" + std::to_string(uri.getPort());
     return connection;
 }

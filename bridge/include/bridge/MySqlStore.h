@@ -1,8 +1,10 @@
 #pragma once
 
-#include <Poco/Data/SessionPool.h>
+#include <Poco/Data/Session.h>
 
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "bridge/SqlStore.h"
 
@@ -19,13 +21,20 @@ public:
 
 protected:
     Poco::Data::Session openSession() override;
+    void releaseSession(Poco::Data::Session& session, bool broken) override;
     std::string_view beginWrite() const override { return "START TRANSACTION"; }
     std::string_view lockRows() const override { return " FOR UPDATE"; }
     bool isDuplicateKey(const Poco::Exception& error) const override;
     void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) override;
 
 private:
-    Poco::Data::SessionPool pool_;
+    // Idle connections, most recently used last. Not Poco's SessionPool: it cannot be told that a connection died
+    // (the server restarted), and without auto-reconnect (which would run the rest of a transaction outside it)
+    // a dead connection must be dropped, not reused.
+    const std::string connectionString_;
+    const std::size_t maxIdle_;
+    std::mutex mutex_;
+    std::vector<Poco::Data::Session> idle_;
 };
 
 }  // namespace bridge

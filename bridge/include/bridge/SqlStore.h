@@ -57,6 +57,8 @@ public:
 
 protected:
     virtual Poco::Data::Session openSession() = 0;
+    // Takes a session back after use; `broken` when a database error came out of it (the connection may be dead).
+    virtual void releaseSession(Poco::Data::Session& session, bool broken) = 0;
     // The statement that starts a transaction which will write ("BEGIN IMMEDIATE" on SQLite, so that two writers
     // queue on the busy timeout instead of deadlocking on a lock upgrade).
     virtual std::string_view beginWrite() const = 0;

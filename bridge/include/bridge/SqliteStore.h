@@ -19,6 +19,8 @@ public:
 
 protected:
     Poco::Data::Session openSession() override;
+    // Poco's pool takes the session back when the last handle goes; a file database has no dead connections.
+    void releaseSession(Poco::Data::Session&, bool) override {}
     std::string_view beginWrite() const override { return "BEGIN IMMEDIATE"; }
     std::string_view lockRows() const override { return ""; }
     bool isDuplicateKey(const Poco::Exception& error) const override;
