@@ -18,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bridge/Logging.h"
 #include "bridge/PublicIds.h"
 #include "bridge/Secrets.h"
 
@@ -67,7 +68,7 @@ BenchBridge::BenchBridge(int threads, int organizations, int usersPerOrganizatio
     config.salesforce.productionLoginUrl = salesforce_->baseUrl();
     config.salesforce.sandboxLoginUrl = salesforce_->baseUrl();
     config.salesforce.callbackUrl = "http://127.0.0.1:1/oauth/salesforce/callback";
-    config.log.level = "warn";
+    configureLogging(config.log);
     service_ = std::make_unique<app::BridgeService>(config);
 
     for (int org = 0; org < organizations; ++org) {

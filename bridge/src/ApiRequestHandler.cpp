@@ -72,9 +72,14 @@ private:
             if (request.getContentLength64() > static_cast<Poco::Int64>(ApiServer::kMaxBodyBytes)) {
                 throw Error(ErrorCode::PayloadTooLarge, "The request body is larger than 64 KiB.");
             }
-            Poco::URI uri(request.getURI());
-            ApiRequest apiRequest{request, request.getMethod(), uri.getPath(), route_->pathTemplate, parameters_,
-                                  uri.getQueryParameters(), readBody(request), std::nullopt};
+            const std::string& target = request.getURI();
+            const auto queryStart = target.find('?');
+            // Most requests carry no query: parse one only when there is one.
+            Poco::URI::QueryParameters query;
+            if (queryStart != std::string::npos) query = Poco::URI(target).getQueryParameters();
+            ApiRequest apiRequest{request,       request.getMethod(), target.substr(0, queryStart),
+                                  route_->pathTemplate, parameters_,  std::move(query),
+                                  readBody(request), std::nullopt};
             bodyConsumed = true;
             authenticate(request, apiRequest);
             return route_->handle(apiRequest);
