@@ -16,6 +16,7 @@ bool isAsciiUpper(char c) { return c >= 'A' && c <= 'Z'; }
 bool isAsciiLower(char c) { return c >= 'a' && c <= 'z'; }
 bool isAsciiAlphanumeric(char c) { return isAsciiUpper(c) || isAsciiLower(c) || (c >= '0' && c <= '9'); }
 char toAsciiUpper(char c) { return isAsciiLower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
+char toAsciiLower(char c) { return isAsciiUpper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string caseSuffix(std::string_view shortId) {
     std::string suffix;
@@ -39,13 +40,25 @@ bool equalIgnoringAsciiCase(std::string_view a, std::string_view b) {
 std::optional<std::string> toSalesforceId18(std::string_view id) {
     if (id.size() != kShortLength && id.size() != kLongLength) return std::nullopt;
     if (!std::all_of(id.begin(), id.end(), isAsciiAlphanumeric)) return std::nullopt;
-    const auto shortId = id.substr(0, kShortLength);
-    std::string longId(shortId);
-    longId += caseSuffix(shortId);
-    if (id.size() == kLongLength && !equalIgnoringAsciiCase(id.substr(kShortLength), longId.substr(kShortLength))) {
-        return std::nullopt;
+    std::string shortId(id.substr(0, kShortLength));
+    if (id.size() == kLongLength) {
+        // The 18-character form is case-insensitive: its suffix says which letters of the first 15 are upper
+        // case, so the case is restored from it (a digit marked upper case means the id is not one).
+        for (std::size_t chunk = 0; chunk < kShortLength / kChunkLength; ++chunk) {
+            const auto upperCaseBits = kSuffixAlphabet.find(toAsciiUpper(id[kShortLength + chunk]));
+            if (upperCaseBits == std::string_view::npos) return std::nullopt;
+            for (std::size_t i = 0; i < kChunkLength; ++i) {
+                char& c = shortId[chunk * kChunkLength + i];
+                const bool upper = (upperCaseBits >> i) & 1U;
+                if (isAsciiUpper(c) || isAsciiLower(c)) {
+                    c = upper ? toAsciiUpper(c) : toAsciiLower(c);
+                } else if (upper) {
+                    return std::nullopt;
+                }
+            }
+        }
     }
-    return longId;
+    return shortId + caseSuffix(shortId);
 }
 
 bool sameSalesforceId(std::string_view a, std::string_view b) {

@@ -49,21 +49,36 @@ INSTANTIATE_TEST_SUITE_P(
         // Bit i is character i of the chunk: 'B' (bit 0) = 1, 'C' (bit 1) = 2, 'E' (bit 2) = 4, 'Q' (bit 4) = 16.
         IdPair{"Abcde0Bcde00Ccc", "Abcde0Bcde00CccBCE"}, IdPair{"abcdEaaaaa0000A", "abcdEaaaaa0000AQAQ"}));
 
-TEST(SalesforceIds, RefusesALongFormWhoseSuffixDoesNotMatchItsLetterCase) {
-    for (const std::string_view id : {"001A0000006Vm9rIAD", "001A0000006Vm9rAAC", "001A0000006Vm9r999",
-                                      "001A0000006Vm9r6AC",  // '6' is outside the alphabet
-                                      "001A0000006VM9RIAC",  // upper-cased: the suffix no longer matches
-                                      "001a0000006vm9riac"}) {
+TEST(SalesforceIds, RefusesALongFormWhoseSuffixIsNotOne) {
+    for (const std::string_view id : {"001A0000006Vm9r999",   // '9' is outside the suffix alphabet
+                                      "001A0000006Vm9r6AC",   // '6' likewise
+                                      "001A0000006Vm9rIAD"}) {  // 'D' marks the digit '6' as upper case
         SCOPED_TRACE(id);
         EXPECT_EQ(toSalesforceId18(id), std::nullopt);
     }
 }
 
-TEST(SalesforceIds, TakesTheFirstFifteenCharactersOfALongFormAsGiven) {
-    // Lower-cased, "001a0000006vm9r" is another, valid id whose suffix is "AAA".
-    EXPECT_EQ(toSalesforceId18("001a0000006vm9rAAA"), "001a0000006vm9rAAA");
-    EXPECT_EQ(toSalesforceId18("001a0000006vm9raaa"), "001a0000006vm9rAAA");
+struct CaseRestoration {
+    std::string_view given;
+    std::string_view canonical;
+};
+
+class SalesforceIdCaseTest : public testing::TestWithParam<CaseRestoration> {};
+
+// The 18-character form is case-insensitive: its suffix restores the letter case of the first 15 characters.
+TEST_P(SalesforceIdCaseTest, RestoresTheLetterCaseFromTheSuffix) {
+    EXPECT_EQ(toSalesforceId18(GetParam().given), GetParam().canonical);
+    EXPECT_TRUE(sameSalesforceId(GetParam().given, GetParam().canonical));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    CaseInsensitiveLongForms, SalesforceIdCaseTest,
+    testing::Values(CaseRestoration{"001A0000006VM9RIAC", "001A0000006Vm9rIAC"},
+                    CaseRestoration{"001a0000006vm9riac", "001A0000006Vm9rIAC"},
+                    CaseRestoration{"005XX000001SVYBAAK", "005xx000001SvYbAAK"},
+                    // Another suffix is another, valid id: here all letters lower case but the 'V'.
+                    CaseRestoration{"001A0000006Vm9rAAC", "001a0000006Vm9rAAC"},
+                    CaseRestoration{"001a0000006vm9raaa", "001a0000006vm9rAAA"}));
 
 TEST(SalesforceIds, RefusesOtherLengthsAndCharacters) {
     for (const std::string_view id : {

@@ -9,9 +9,9 @@
 
 namespace bridge::mappings {
 
-// A 15-character id gets its suffix appended. An 18-character id keeps its first 15 characters as given and gets
-// its suffix recomputed from them (so in upper case); a given suffix that does not match them, case ignored, makes
-// the id invalid. Any other length, or a character that is not an ASCII letter or digit: std::nullopt.
+// A 15-character id gets its suffix appended. An 18-character id, case-insensitive, gets the letter case of its
+// first 15 characters restored from its suffix. Anything else (another length, a character that is not an ASCII
+// letter or digit, a suffix outside the alphabet or marking a digit as upper case) is not an id: nullopt.
 std::optional<std::string> toSalesforceId18(std::string_view id);
 
 // Whether both are valid ids naming the same record, whichever form each is given in.
