@@ -497,7 +497,7 @@ std::string LegacyDataGenerator::refreshTokenOf(std::int64_t orgId) const {
 }
 
 std::vector<std::string> LegacyDataGenerator::legacySchemaStatements() {
-    const std::string path = std::string(BRIDGE_SHARED_DIR) + "/contracts/legacy-schema.sql";
+    const std::string path = BRIDGE_LEGACY_SCHEMA;
     std::ifstream file(path);
     if (!file) throw std::runtime_error("LegacyDataGenerator: cannot read " + path);
     std::stringstream contents;
