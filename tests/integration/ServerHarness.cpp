@@ -78,13 +78,16 @@ ServerHarness::ServerHarness(Options options) {
     config_.http.threads = options.threads;
     config_.store.dsn =
         options.storeDsn.empty() ? "sqlite:" + Poco::Path(directory_, "bridge.db").toString() : options.storeDsn;
-    config_.crypto.keys = "k1:" + base64Encode(randomBytes(32));
+    config_.crypto.keys = options.cryptoKeys.empty() ? "k1:" + base64Encode(randomBytes(32)) : options.cryptoKeys;
     config_.admin.jwtSecret = base64UrlEncode(randomBytes(32));
     config_.salesforce.clientId = salesforce_->clientId();
     config_.salesforce.clientSecret = salesforce_->clientSecret();
     config_.salesforce.productionLoginUrl = "http://127.0.0.1:" + std::to_string(salesforce_->port());
     config_.salesforce.sandboxLoginUrl = "http://localhost:" + std::to_string(salesforce_->port());
     config_.salesforce.timeout = std::chrono::milliseconds(options.salesforceTimeoutMs);
+    if (options.keepAliveSeconds) {
+        config_.salesforce.keepAliveInterval = std::chrono::seconds(*options.keepAliveSeconds);
+    }
     // The callback host is only used to build the built-in return pages' URLs.
     config_.salesforce.callbackUrl = "http://127.0.0.1:1/oauth/salesforce/callback";
     config_.panel.legacyReturnUrl = options.legacyReturnUrl.empty() ? "https://legacy.example/sf" : options.legacyReturnUrl;

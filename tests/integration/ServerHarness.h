@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ public:
         std::string modernReturnUrl;
         int salesforceTimeoutMs = 2000;
         int threads = 16;
+        // Background refresh of connections idle this long (salesforce.keepAliveSeconds); nullopt: the default.
+        std::optional<int> keepAliveSeconds{};
+        // crypto.keys; empty: a random key of its own. Given, so that tokens that another process (the migrator)
+        // sealed into the same store can be opened.
+        std::string cryptoKeys{};
     };
 
     ServerHarness();
