@@ -9,7 +9,9 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <type_traits>
+#include <unordered_map>
 
 #include "bridge/Error.h"
 #include "bridge/Logging.h"
@@ -115,6 +117,56 @@ public:
     DuplicateKey() : Error(ErrorCode::StoreUnavailable, "The store is unavailable; try again shortly.") {}
 };
 
+// Rows per statement where each statement is a round trip to a database server; within both databases' limits on
+// bound values (MySQL 65535, SQLite 32766) for the widest table.
+constexpr std::size_t kRowsPerServerInsert = 500;
+
+// Inserts rows given column by column, every column as long as the first; the columns' values are moved out. One row
+// per statement: the statement is prepared once and run for each row, SQLite's fastest way (it runs in this process,
+// and a many-row statement costs it more to prepare than it saves). More: "VALUES (...), (...)" statements of that
+// many rows, one round trip each; the statement is prepared once and each chunk's values are swapped into the rows
+// it reads, so that a server parses it once, not once per chunk (a shorter last chunk gets a statement of its own).
+template <typename... Columns>
+void insertRows(Session& session, std::size_t rowsPerStatement, std::string_view table, std::string_view columnNames,
+                Columns&... columns) {
+    const std::size_t rows = std::get<0>(std::tie(columns...)).size();
+    if (rows == 0) return;
+    std::string rowPlaceholders = "(?";
+    for (std::size_t column = 1; column < sizeof...(Columns); ++column) rowPlaceholders += ", ?";
+    rowPlaceholders += ")";
+    const std::string insertInto = "INSERT INTO " + std::string(table) + " (" + std::string(columnNames) + ") VALUES ";
+    if (rowsPerStatement == 1) {
+        Poco::Data::Statement insert(session);
+        insert << insertInto + rowPlaceholders;
+        (insert.addBind(use(columns)), ...);
+        insert.execute();
+        return;
+    }
+    std::tuple<Columns...> chunk;
+    std::optional<Poco::Data::Statement> insert;
+    std::size_t preparedRows = 0;
+    for (std::size_t first = 0; first < rows; first += rowsPerStatement) {
+        const std::size_t count = std::min(rowsPerStatement, rows - first);
+        if (count != preparedRows) {
+            std::apply([&](auto&... chunkColumns) { (chunkColumns.resize(count), ...); }, chunk);
+            std::string sql = insertInto + rowPlaceholders;
+            for (std::size_t row = 1; row < count; ++row) sql += ", " + rowPlaceholders;
+            insert.emplace(session);
+            *insert << sql;
+            for (std::size_t row = 0; row < count; ++row) {
+                std::apply([&](auto&... chunkColumns) { (insert->addBind(useRef(chunkColumns[row])), ...); }, chunk);
+            }
+            preparedRows = count;
+        }
+        std::apply(
+            [&](auto&... chunkColumns) {
+                (std::swap_ranges(chunkColumns.begin(), chunkColumns.end(), columns.begin() + first), ...);
+            },
+            chunk);
+        insert->execute();
+    }
+}
+
 void rollbackQuietly(Session& session) {
     try {
         session << "ROLLBACK", now;
@@ -182,6 +234,8 @@ auto SqlStore::inTransaction(Work&& work) {
         }
     });
 }
+
+std::size_t SqlStore::rowsPerInsert() const { return sqlDialect() == "sqlite" ? 1 : kRowsPerServerInsert; }
 
 // --- schema ---
 
@@ -480,36 +534,101 @@ Connection SqlStore::readConnection(Session& session, std::int64_t orgId, bool f
     return connectionFromRow(rows.front());
 }
 
-void SqlStore::writeConnection(Session& session, const Connection& c, bool exists, std::string_view writtenBy) {
-    Nullable<std::string> environment =
-        c.environment ? Nullable<std::string>(std::string(environmentColumn(*c.environment))) : Nullable<std::string>();
-    Nullable<std::string> tokenCiphertext =
-        c.refreshToken ? Nullable<std::string>(c.refreshToken->ciphertext) : Nullable<std::string>();
-    Nullable<std::string> tokenKey =
-        c.refreshToken ? Nullable<std::string>(c.refreshToken->keyId) : Nullable<std::string>();
-    if (exists) {
-        session << "UPDATE connections SET login_enabled = ?, auth_method = ?, status = ?, environment = ?, "
-                   "sa_user_id = ?, sa_username = ?, sf_org_id = ?, instance_url = ?, refresh_token_ct = ?, "
-                   "refresh_token_key = ?, status_changed_at = ?, connected_at = ?, last_error = ?, "
-                   "last_refresh_at = ?, changed_by_admin_at = ?, written_by = ?, version = ? WHERE org_id = ?",
-            bind(Int64{c.serviceAccountLoginEnabled ? 1 : 0}), bind(c.authorizationMethod),
-            bind(std::string(statusColumn(c.status))), bind(environment), bind(toNullable(c.serviceAccountUserId)),
-            bind(toNullable(c.serviceAccountUsername)), bind(toNullable(c.salesforceOrgId)),
-            bind(toNullable(c.instanceUrl)), bind(tokenCiphertext), bind(tokenKey), bind(toNullable(c.statusChangedAt)),
-            bind(toNullable(c.connectedAt)), bind(toNullable(c.lastError)), bind(toNullable(c.lastRefreshAt)),
-            bind(toNullable(c.changedByAdminAt)), bind(std::string(writtenBy)), bind(Int64{c.version}),
-            bind(Int64{c.orgId}), now;
-        return;
+namespace {
+
+// Connections as one vector per column: any number of rows goes to the database through one prepared statement.
+struct ConnectionColumns {
+    std::vector<Int64> orgIds, loginEnabled, versions;
+    std::vector<std::string> authorizationMethods, statuses, writtenBy;
+    std::vector<Nullable<std::string>> environments, serviceAccountUserIds, serviceAccountUsernames, salesforceOrgIds,
+        instanceUrls, tokenCiphertexts, tokenKeys, lastErrors;
+    std::vector<Nullable<Int64>> statusChangedAt, connectedAt, lastRefreshAt, changedByAdminAt;
+
+    ConnectionColumns() = default;
+    ConnectionColumns(const Connection& connection, std::string_view writer) { add(connection, writer); }
+
+    void add(const Connection& c, std::string_view writer) {
+        orgIds.push_back(c.orgId);
+        loginEnabled.push_back(c.serviceAccountLoginEnabled ? 1 : 0);
+        authorizationMethods.push_back(c.authorizationMethod);
+        statuses.emplace_back(statusColumn(c.status));
+        environments.push_back(c.environment ? Nullable<std::string>(std::string(environmentColumn(*c.environment)))
+                                             : Nullable<std::string>());
+        serviceAccountUserIds.push_back(toNullable(c.serviceAccountUserId));
+        serviceAccountUsernames.push_back(toNullable(c.serviceAccountUsername));
+        salesforceOrgIds.push_back(toNullable(c.salesforceOrgId));
+        instanceUrls.push_back(toNullable(c.instanceUrl));
+        tokenCiphertexts.push_back(c.refreshToken ? Nullable<std::string>(c.refreshToken->ciphertext)
+                                                  : Nullable<std::string>());
+        tokenKeys.push_back(c.refreshToken ? Nullable<std::string>(c.refreshToken->keyId) : Nullable<std::string>());
+        statusChangedAt.push_back(toNullable(c.statusChangedAt));
+        connectedAt.push_back(toNullable(c.connectedAt));
+        lastErrors.push_back(toNullable(c.lastError));
+        lastRefreshAt.push_back(toNullable(c.lastRefreshAt));
+        changedByAdminAt.push_back(toNullable(c.changedByAdminAt));
+        writtenBy.emplace_back(writer);
+        versions.push_back(c.version);
     }
-    session << "INSERT INTO connections (" + std::string(kConnectionColumns) +
-                   ", written_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        bind(Int64{c.orgId}), bind(Int64{c.serviceAccountLoginEnabled ? 1 : 0}), bind(c.authorizationMethod),
-        bind(std::string(statusColumn(c.status))), bind(environment), bind(toNullable(c.serviceAccountUserId)),
-        bind(toNullable(c.serviceAccountUsername)), bind(toNullable(c.salesforceOrgId)), bind(toNullable(c.instanceUrl)),
-        bind(tokenCiphertext), bind(tokenKey), bind(toNullable(c.statusChangedAt)), bind(toNullable(c.connectedAt)),
-        bind(toNullable(c.lastError)), bind(toNullable(c.lastRefreshAt)), bind(toNullable(c.changedByAdminAt)),
-        bind(Int64{c.version}), bind(std::string(writtenBy)), now;
+    bool empty() const { return orgIds.empty(); }
+};
+
+void insertConnections(Session& session, ConnectionColumns& rows, std::size_t rowsPerStatement) {
+    insertRows(session, rowsPerStatement, "connections", std::string(kConnectionColumns) + ", written_by", rows.orgIds,
+               rows.loginEnabled, rows.authorizationMethods, rows.statuses, rows.environments,
+               rows.serviceAccountUserIds, rows.serviceAccountUsernames, rows.salesforceOrgIds, rows.instanceUrls,
+               rows.tokenCiphertexts, rows.tokenKeys, rows.statusChangedAt, rows.connectedAt, rows.lastErrors,
+               rows.lastRefreshAt, rows.changedByAdminAt, rows.versions, rows.writtenBy);
 }
+
+void updateConnections(Session& session, ConnectionColumns& rows) {
+    if (rows.empty()) return;
+    session << "UPDATE connections SET login_enabled = ?, auth_method = ?, status = ?, environment = ?, "
+               "sa_user_id = ?, sa_username = ?, sf_org_id = ?, instance_url = ?, refresh_token_ct = ?, "
+               "refresh_token_key = ?, status_changed_at = ?, connected_at = ?, last_error = ?, "
+               "last_refresh_at = ?, changed_by_admin_at = ?, written_by = ?, version = ? WHERE org_id = ?",
+        use(rows.loginEnabled), use(rows.authorizationMethods), use(rows.statuses), use(rows.environments),
+        use(rows.serviceAccountUserIds), use(rows.serviceAccountUsernames), use(rows.salesforceOrgIds),
+        use(rows.instanceUrls), use(rows.tokenCiphertexts), use(rows.tokenKeys), use(rows.statusChangedAt),
+        use(rows.connectedAt), use(rows.lastErrors), use(rows.lastRefreshAt), use(rows.changedByAdminAt),
+        use(rows.writtenBy), use(rows.versions), use(rows.orgIds), now;
+}
+
+void writeConnection(Session& session, const Connection& connection, bool exists, std::string_view writtenBy) {
+    ConnectionColumns row(connection, writtenBy);
+    if (exists) {
+        updateConnections(session, row);
+    } else {
+        insertConnections(session, row, 1);
+    }
+}
+
+// Events as one vector per column, like ConnectionColumns.
+struct EventColumns {
+    std::vector<Int64> orgIds, times;
+    std::vector<std::string> types;
+    std::vector<Nullable<std::string>> panels, actors, details;
+
+    EventColumns() = default;
+    explicit EventColumns(const std::vector<Event>& events) {
+        for (const auto& event : events) add(event);
+    }
+    void add(const Event& event) {
+        orgIds.push_back(event.orgId);
+        times.push_back(event.at);
+        types.emplace_back(eventTypeName(event.type));
+        panels.push_back(event.panel ? Nullable<std::string>(std::string(panelColumn(*event.panel)))
+                                     : Nullable<std::string>());
+        actors.push_back(toNullable(event.actor));
+        details.push_back(toNullable(event.detail));
+    }
+};
+
+void insertEvents(Session& session, EventColumns&& rows, std::size_t rowsPerStatement) {
+    insertRows(session, rowsPerStatement, "events", "org_id, at, type, panel, actor, detail", rows.orgIds, rows.times,
+               rows.types, rows.panels, rows.actors, rows.details);
+}
+
+}  // namespace
 
 Connection SqlStore::loadConnection(std::int64_t orgId) {
     return withSession([&](Session& session) { return readConnection(session, orgId, false); });
@@ -536,7 +655,7 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
                 break;
         }
         if (transition.forgetAccessToken) session << "DELETE FROM access_tokens WHERE org_id = ?", bind(orgId), now;
-        insertEvents(session, transition.events);
+        insertEvents(session, EventColumns(transition.events), rowsPerInsert());
     };
     // True: written; false: the version moved on; nullopt: the organization has no connection row yet.
     const std::optional<bool> written = inTransaction([&](Session& session) -> std::optional<bool> {
@@ -558,18 +677,8 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
     }
 }
 
-void SqlStore::insertEvents(Session& session, const std::vector<Event>& events) {
-    for (const auto& event : events) {
-        Nullable<std::string> panel =
-            event.panel ? Nullable<std::string>(std::string(panelColumn(*event.panel))) : Nullable<std::string>();
-        session << "INSERT INTO events (org_id, at, type, panel, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            bind(Int64{event.orgId}), bind(Int64{event.at}), bind(std::string(eventTypeName(event.type))), bind(panel),
-            bind(toNullable(event.actor)), bind(toNullable(event.detail)), now;
-    }
-}
-
 void SqlStore::appendEvent(const Event& event) {
-    inTransaction([&](Session& session) { insertEvents(session, {event}); });
+    inTransaction([&](Session& session) { insertEvents(session, EventColumns({event}), rowsPerInsert()); });
 }
 
 std::vector<Event> SqlStore::listEvents(std::int64_t orgId, std::int64_t beforeEventId, int limit) {
@@ -729,7 +838,7 @@ bool SqlStore::commitRefresh(const RefreshOutcome& outcome) {
                    "VALUES (?, ?, ?, ?, ?)",
             bind(orgId), bind(outcome.accessToken.token.ciphertext), bind(outcome.accessToken.token.keyId),
             bind(outcome.accessToken.instanceUrl), bind(Int64{outcome.accessToken.expiresAt}), now;
-        insertEvents(session, outcome.events);
+        insertEvents(session, EventColumns(outcome.events), rowsPerInsert());
         return true;
     });
 }
@@ -747,100 +856,217 @@ std::vector<std::int64_t> SqlStore::listIdleConnections(UnixSeconds lastRefreshB
 
 // --- migrator ---
 
+namespace {
+
+// For the migrator's batches on SQLite, on the connection that writes them (they last as long as it does): a page
+// cache that holds a batch's pages (the users' random public ids touch pages all over their index), and a checkpoint
+// every 20,000 pages rather than every 1,000, so that a page that consecutive batches rewrite is copied into the
+// database file once rather than after every batch.
+constexpr const char* kSqliteBatchPragmas[] = {"PRAGMA cache_size = -32768", "PRAGMA wal_autocheckpoint = 20000"};
+
+// Integers written into the SQL as they are, for an IN list: one query for a whole batch instead of one per row.
+std::string idList(const std::vector<Int64>& ids) {
+    std::string list;
+    for (const auto id : ids) {
+        if (!list.empty()) list += ',';
+        list += std::to_string(id);
+    }
+    return list;
+}
+
+// The users of the organizations a batch writes, one vector per column.
+struct UserColumns {
+    std::vector<Int64> ids, orgIds, active, suspended, suspendedByLoss;
+    std::vector<std::string> publicIds, emails, emailKeys, origins;
+    std::vector<Nullable<std::string>> displayNames, salesforceUserIds, suspendReasons;
+
+    void add(const User& user, Int64 orgId) {
+        ids.push_back(user.legacyId);
+        publicIds.push_back(user.publicId);
+        orgIds.push_back(orgId);
+        emails.push_back(user.email);
+        emailKeys.push_back(mappings::normalizeEmail(user.email));
+        displayNames.push_back(toNullable(user.displayName));
+        salesforceUserIds.push_back(toNullable(user.salesforceUserId));
+        active.push_back(user.active ? 1 : 0);
+        suspended.push_back(user.syncSuspended ? 1 : 0);
+        suspendReasons.push_back(toNullable(user.suspendReason));
+        suspendedByLoss.push_back(user.suspendedByLoss ? 1 : 0);
+        origins.emplace_back(kOriginMigration);
+    }
+};
+
+}  // namespace
+
+namespace {
+
+void keepServerSuspensions(Session& session, const std::vector<Int64>& orgIds, UserColumns& users) {
+    using Suspension = Poco::Tuple<Int64, Int64, Nullable<std::string>, Int64>;
+    std::vector<Suspension> stored;
+    session << "SELECT id, sync_suspended, suspend_reason, suspended_by_loss FROM users WHERE org_id IN (" +
+                   idList(orgIds) + ")",
+        into(stored), now;
+    std::unordered_map<Int64, const Suspension*> storedOf;
+    for (const auto& suspension : stored) storedOf[suspension.get<0>()] = &suspension;
+    for (std::size_t j = 0; j < users.ids.size(); ++j) {
+        const auto found = storedOf.find(users.ids[j]);
+        if (found == storedOf.end()) continue;
+        users.suspended[j] = found->second->get<1>();
+        users.suspendReasons[j] = found->second->get<2>();
+        users.suspendedByLoss[j] = found->second->get<3>();
+    }
+}
+
+}  // namespace
+
 MigrationWrite SqlStore::writeMigratedOrganization(const MigratedOrganization& migrated) {
-    return inTransaction([&](Session& session) { return writeMigrated(session, migrated); });
+    return inTransaction([&](Session& session) { return writeMigrated(session, std::span(&migrated, 1)).front(); });
 }
 
 std::vector<MigrationWrite> SqlStore::writeMigratedOrganizations(const std::vector<MigratedOrganization>& batch) {
     return inTransaction([&](Session& session) {
-        std::vector<MigrationWrite> outcomes;
-        outcomes.reserve(batch.size());
-        for (const auto& migrated : batch) outcomes.push_back(writeMigrated(session, migrated));
-        return outcomes;
+        if (sqlDialect() == "sqlite") {
+            for (const char* pragma : kSqliteBatchPragmas) session << pragma, now;
+        }
+        return writeMigrated(session, batch);
     });
 }
 
-MigrationWrite SqlStore::writeMigrated(Session& session, const MigratedOrganization& migrated) {
-    {
-        const Int64 orgId = migrated.organization.legacyId;
-        using OriginRow = Poco::Tuple<std::string, Nullable<std::string>>;
-        std::vector<OriginRow> existing;
-        session << "SELECT origin, legacy_fingerprint FROM organizations WHERE id = ?" + std::string(lockRows()),
-            bind(orgId), into(existing), now;
-        if (!existing.empty()) {
-            if (existing.front().get<0>() != kOriginMigration) return MigrationWrite::Conflict;
-            const auto& fingerprint = existing.front().get<1>();
-            if (!fingerprint.isNull() && fingerprint.value() == migrated.legacyFingerprint) {
-                return MigrationWrite::AlreadyCurrent;
-            }
-        }
-        if (!migrated.users.empty()) {
-            // One query for all the organization's user ids (integers, so they are written into the SQL as is).
-            std::string ids;
-            for (const auto& user : migrated.users) ids += (ids.empty() ? "" : ",") + std::to_string(user.legacyId);
-            Int64 held = 0;
-            session << "SELECT COUNT(*) FROM users WHERE id IN (" + ids + ") AND (origin <> ? OR org_id <> ?)",
-                bind(std::string(kOriginMigration)), bind(orgId), into(held), now;
-            if (held > 0) return MigrationWrite::Conflict;
-        }
+std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<const MigratedOrganization> batch) {
+    std::vector<MigrationWrite> outcomes(batch.size(), MigrationWrite::Written);
+    if (batch.empty()) return outcomes;
 
-        const auto& organization = migrated.organization;
-        if (existing.empty()) {
-            session << "INSERT INTO organizations (id, public_id, name, origin, legacy_fingerprint, created_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
-                bind(orgId), bind(organization.publicId), bind(organization.name),
-                bind(std::string(kOriginMigration)), bind(migrated.legacyFingerprint), bind(Int64{nowSeconds()}), now;
-        } else {
-            session << "UPDATE organizations SET name = ?, legacy_fingerprint = ? WHERE id = ?",
-                bind(organization.name), bind(migrated.legacyFingerprint), bind(orgId), now;
-        }
-
-        // The users of a rerun replace the ones an earlier run wrote; users created through the new panel stay.
-        session << "DELETE FROM users WHERE org_id = ? AND origin = ?", bind(orgId),
-            bind(std::string(kOriginMigration)), now;
-        if (!migrated.users.empty()) {
-            std::vector<Int64> ids, orgIds, active, suspended, byLoss;
-            std::vector<std::string> publicIds, emails, emailKeys, origins;
-            std::vector<Nullable<std::string>> names, salesforceIds, reasons;
-            for (const auto& user : migrated.users) {
-                ids.push_back(user.legacyId);
-                publicIds.push_back(user.publicId);
-                orgIds.push_back(orgId);
-                emails.push_back(user.email);
-                emailKeys.push_back(mappings::normalizeEmail(user.email));
-                names.push_back(toNullable(user.displayName));
-                salesforceIds.push_back(toNullable(user.salesforceUserId));
-                active.push_back(user.active ? 1 : 0);
-                suspended.push_back(user.syncSuspended ? 1 : 0);
-                reasons.push_back(toNullable(user.suspendReason));
-                byLoss.push_back(user.suspendedByLoss ? 1 : 0);
-                origins.emplace_back(kOriginMigration);
-            }
-            session << "INSERT INTO users (id, public_id, org_id, email, email_key, display_name, sf_user_id, active, "
-                       "sync_suspended, suspend_reason, suspended_by_loss, origin) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                use(ids), use(publicIds), use(orgIds), use(emails), use(emailKeys), use(names), use(salesforceIds),
-                use(active), use(suspended), use(reasons), use(byLoss), use(origins), now;
-        }
-
-        if (migrated.connection) {
-            using WriterRow = Poco::Tuple<std::string, Int64>;
-            std::vector<WriterRow> writers;
-            session << "SELECT written_by, version FROM connections WHERE org_id = ?" + std::string(lockRows()),
-                bind(orgId), into(writers), now;
-            // A row the server wrote (a panel, a login, the broker) is newer than the legacy one: leave it.
-            if (writers.empty() || writers.front().get<0>() == kWrittenByMigration) {
-                Connection connection = *migrated.connection;
-                connection.orgId = orgId;
-                // Bumped like by every write, so that a panel holding the version it read notices the rerun.
-                connection.version = writers.empty() ? 1 : writers.front().get<1>() + 1;
-                writeConnection(session, connection, !writers.empty(), kWrittenByMigration);
-                session << "DELETE FROM access_tokens WHERE org_id = ?", bind(orgId), now;
-                insertEvents(session, migrated.events);
-            }
-        }
-        return MigrationWrite::Written;
+    std::unordered_map<Int64, std::size_t> positionOfOrganization;
+    std::vector<Int64> orgIds;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        orgIds.push_back(batch[i].organization.legacyId);
+        positionOfOrganization[orgIds.back()] = i;
     }
+
+    // Who holds the batch's organization ids, and from which legacy rows the migrator wrote them.
+    using HeldOrganization = Poco::Tuple<Int64, std::string, Nullable<std::string>>;
+    std::vector<HeldOrganization> heldOrganizations;
+    session << "SELECT id, origin, legacy_fingerprint FROM organizations WHERE id IN (" + idList(orgIds) + ")" +
+                   std::string(lockRows()),
+        into(heldOrganizations), now;
+    std::vector<bool> exists(batch.size(), false);
+    for (const auto& held : heldOrganizations) {
+        const std::size_t i = positionOfOrganization.at(held.get<0>());
+        exists[i] = true;
+        if (held.get<1>() != kOriginMigration) {
+            outcomes[i] = MigrationWrite::Conflict;
+        } else if (!held.get<2>().isNull() && held.get<2>().value() == batch[i].legacyFingerprint) {
+            outcomes[i] = MigrationWrite::AlreadyCurrent;
+        }
+    }
+
+    // A user id held by something else than the migrator, or by another organization, is a conflict.
+    std::unordered_map<Int64, std::size_t> positionOfUser;
+    std::vector<Int64> userIds;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (outcomes[i] != MigrationWrite::Written) continue;
+        for (const auto& user : batch[i].users) {
+            userIds.push_back(user.legacyId);
+            positionOfUser[user.legacyId] = i;
+        }
+    }
+    if (!userIds.empty()) {
+        using HeldUser = Poco::Tuple<Int64, Int64, std::string>;
+        std::vector<HeldUser> heldUsers;
+        session << "SELECT id, org_id, origin FROM users WHERE id IN (" + idList(userIds) + ")", into(heldUsers), now;
+        for (const auto& held : heldUsers) {
+            const std::size_t i = positionOfUser.at(held.get<0>());
+            if (held.get<2>() != kOriginMigration || held.get<1>() != orgIds[i]) outcomes[i] = MigrationWrite::Conflict;
+        }
+    }
+
+    std::vector<Int64> newIds, newCreatedAt, changedIds, writtenIds, connectionOrgIds;
+    std::vector<std::string> newPublicIds, newNames, newFingerprints, changedNames, changedFingerprints;
+    UserColumns users;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (outcomes[i] != MigrationWrite::Written) continue;
+        const auto& migrated = batch[i];
+        writtenIds.push_back(orgIds[i]);
+        if (exists[i]) {
+            changedIds.push_back(orgIds[i]);
+            changedNames.push_back(migrated.organization.name);
+            changedFingerprints.push_back(migrated.legacyFingerprint);
+        } else {
+            newIds.push_back(orgIds[i]);
+            newPublicIds.push_back(migrated.organization.publicId);
+            newNames.push_back(migrated.organization.name);
+            newFingerprints.push_back(migrated.legacyFingerprint);
+            newCreatedAt.push_back(nowSeconds());
+        }
+        for (const auto& user : migrated.users) users.add(user, orgIds[i]);
+        if (migrated.connection) connectionOrgIds.push_back(orgIds[i]);
+    }
+    if (writtenIds.empty()) return outcomes;
+
+    std::vector<std::string> newOrigins(newIds.size(), std::string(kOriginMigration));
+    insertRows(session, rowsPerInsert(), "organizations", "id, public_id, name, origin, legacy_fingerprint, created_at",
+               newIds, newPublicIds, newNames, newOrigins, newFingerprints, newCreatedAt);
+    if (!changedIds.empty()) {
+        session << "UPDATE organizations SET name = ?, legacy_fingerprint = ? WHERE id = ?", use(changedNames),
+            use(changedFingerprints), use(changedIds), now;
+    }
+
+    // The connection rows first, in the order a state transition locks them (connection, then users), so that a
+    // migration and a panel or broker write on one organization cannot deadlock.
+    using Writer = Poco::Tuple<Int64, std::string, Int64>;
+    std::vector<Writer> writers;
+    session << "SELECT org_id, written_by, version FROM connections WHERE org_id IN (" + idList(writtenIds) + ")" +
+                   std::string(lockRows()),
+        into(writers), now;
+    std::unordered_map<Int64, const Writer*> writerOf;
+    std::vector<Int64> serverOwned;
+    for (const auto& writer : writers) {
+        writerOf[writer.get<0>()] = &writer;
+        if (writer.get<1>() != kWrittenByMigration) serverOwned.push_back(writer.get<0>());
+    }
+    // Where the server owns the connection (a login, a loss, a disconnect since the last run), it also decided the
+    // users' suspensions: a rerun keeps them instead of restoring the legacy ones.
+    if (!serverOwned.empty()) keepServerSuspensions(session, serverOwned, users);
+
+    // The users of a rerun replace the ones an earlier run wrote; users created through the new panel stay.
+    session << "DELETE FROM users WHERE origin = ? AND org_id IN (" + idList(writtenIds) + ")",
+        bind(std::string(kOriginMigration)), now;
+    insertRows(session, rowsPerInsert(), "users",
+               "id, public_id, org_id, email, email_key, display_name, sf_user_id, active, sync_suspended, "
+               "suspend_reason, suspended_by_loss, origin",
+               users.ids, users.publicIds, users.orgIds, users.emails, users.emailKeys, users.displayNames,
+               users.salesforceUserIds, users.active, users.suspended, users.suspendReasons, users.suspendedByLoss,
+               users.origins);
+
+    if (connectionOrgIds.empty()) return outcomes;
+    ConnectionColumns inserted, updated;
+    std::vector<Int64> rewrittenIds;
+    EventColumns events;
+    for (const auto orgId : connectionOrgIds) {
+        const auto& migrated = batch[positionOfOrganization.at(orgId)];
+        const auto found = writerOf.find(orgId);
+        // A row the server wrote (a panel, a login, the broker) is newer than the legacy one: leave it.
+        if (found != writerOf.end() && found->second->get<1>() != kWrittenByMigration) continue;
+        Connection connection = *migrated.connection;
+        connection.orgId = orgId;
+        // Bumped like by every write, so that a panel holding the version it read notices the rerun.
+        if (found == writerOf.end()) {
+            connection.version = 1;
+            inserted.add(connection, kWrittenByMigration);
+        } else {
+            connection.version = found->second->get<2>() + 1;
+            updated.add(connection, kWrittenByMigration);
+        }
+        rewrittenIds.push_back(orgId);
+        for (const auto& event : migrated.events) events.add(event);
+    }
+    insertConnections(session, inserted, rowsPerInsert());
+    updateConnections(session, updated);
+    if (!rewrittenIds.empty()) {
+        session << "DELETE FROM access_tokens WHERE org_id IN (" + idList(rewrittenIds) + ")", now;
+    }
+    insertEvents(session, std::move(events), rowsPerInsert());
+    return outcomes;
 }
 
 }  // namespace bridge

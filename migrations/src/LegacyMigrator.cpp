@@ -56,14 +56,15 @@ auto LegacyMigrator::retryingWhileStoreIsAway(Write&& write) {
 MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& progress) {
     MigrationSummary summary;
     try {
-        // The next batch is read from the legacy database while this one is written to the store.
-        auto next = std::async(std::launch::async, [&reader] { return reader.nextOrganizations(); });
+        // The next batch is read from the legacy database and translated while this one is written to the store:
+        // the store's writes are the longest step, and they have a core of their own.
+        auto next = std::async(std::launch::async, [&] { return readAndTranslate(reader); });
         while (true) {
             auto batch = next.get();
-            if (batch.empty()) break;
-            next = std::async(std::launch::async, [&reader] { return reader.nextOrganizations(); });
+            if (batch.organizations.empty()) break;
+            next = std::async(std::launch::async, [&] { return readAndTranslate(reader); });
             migrateBatch(batch, summary);
-            progress.advance(static_cast<std::int64_t>(batch.size()));
+            progress.advance(static_cast<std::int64_t>(batch.organizations.size()));
         }
         for (auto orphans = reader.nextOrphans(); !orphans.empty(); orphans = reader.nextOrphans()) {
             for (const auto& orphan : orphans) reportSkipped(LegacyOrganizationTranslator::orphanLine(orphan), summary);
@@ -80,62 +81,70 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
     return summary;
 }
 
-void LegacyMigrator::migrateBatch(const std::vector<LegacyOrganization>& batch, MigrationSummary& summary) {
-    std::vector<TranslatedOrganization> translated;
-    translated.reserve(batch.size());
-    std::vector<MigratedOrganization> writes;
-    for (const auto& organization : batch) {
-        translated.push_back(translator_.translate(organization));
-        for (const auto& warning : translated.back().warnings) log_->warn("{}", warning);
-        if (translated.back().migrated) writes.push_back(*translated.back().migrated);
+LegacyMigrator::TranslatedBatch LegacyMigrator::readAndTranslate(LegacyReader& reader) const {
+    TranslatedBatch batch;
+    for (const auto& legacy : reader.nextOrganizations()) {
+        auto translated = translator_.translate(legacy);
+        batch.organizations.push_back({legacy.row.id, translated.migrated.has_value(), std::move(translated.skipped),
+                                       std::move(translated.warnings)});
+        if (translated.migrated) batch.writes.push_back(std::move(*translated.migrated));
+    }
+    return batch;
+}
+
+void LegacyMigrator::migrateBatch(const TranslatedBatch& batch, MigrationSummary& summary) {
+    for (const auto& organization : batch.organizations) {
+        for (const auto& warning : organization.warnings) log_->warn("{}", warning);
     }
     // One store transaction for the whole batch; if it fails for a reason other than the store being away, the
     // organizations are written one by one so that only the faulty one is reported failed.
     std::vector<MigrationWrite> outcomes;
     try {
-        outcomes = retryingWhileStoreIsAway([&] { return store_.writeMigratedOrganizations(writes); });
+        outcomes = retryingWhileStoreIsAway([&] { return store_.writeMigratedOrganizations(batch.writes); });
     } catch (const Error& error) {
         if (error.code() == ErrorCode::StoreUnavailable) throw;
         log_->warn("batch write failed ({}); writing its organizations one by one", error.what());
     } catch (const std::exception& error) {
         log_->warn("batch write failed ({}); writing its organizations one by one", error.what());
     }
-    std::size_t nextOutcome = 0;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (!translated[i].migrated) {
-            for (const auto& line : translated[i].skipped) reportSkipped(line, summary);
+    std::size_t nextWrite = 0;
+    for (const auto& organization : batch.organizations) {
+        if (!organization.migrates) {
+            for (const auto& line : organization.skipped) reportSkipped(line, summary);
             continue;
         }
+        const std::size_t write = nextWrite++;
         if (outcomes.empty()) {
-            migrate(batch[i].row.id, translated[i], summary);
+            migrate(organization, batch.writes[write], summary);
         } else {
-            report(batch[i].row.id, outcomes[nextOutcome++], translated[i], summary);
+            report(organization, outcomes[write], summary);
         }
     }
 }
 
-void LegacyMigrator::migrate(std::int64_t orgId, const TranslatedOrganization& translated, MigrationSummary& summary) {
+void LegacyMigrator::migrate(const TranslatedBatch::Organization& organization, const MigratedOrganization& migrated,
+                             MigrationSummary& summary) {
     MigrationWrite result;
     try {
-        result = retryingWhileStoreIsAway([&] { return store_.writeMigratedOrganization(*translated.migrated); });
+        result = retryingWhileStoreIsAway([&] { return store_.writeMigratedOrganization(migrated); });
     } catch (const Error& error) {
         if (error.code() == ErrorCode::StoreUnavailable) throw;
         ++summary.failed;
-        report_ << "failed organization " << orgId << ": " << error.what() << "\n";
+        report_ << "failed organization " << organization.orgId << ": " << error.what() << "\n";
         return;
     } catch (const std::exception& error) {
         ++summary.failed;
-        report_ << "failed organization " << orgId << ": " << error.what() << "\n";
+        report_ << "failed organization " << organization.orgId << ": " << error.what() << "\n";
         return;
     }
-    report(orgId, result, translated, summary);
+    report(organization, result, summary);
 }
 
-void LegacyMigrator::report(std::int64_t orgId, MigrationWrite result, const TranslatedOrganization& translated,
+void LegacyMigrator::report(const TranslatedBatch::Organization& organization, MigrationWrite result,
                             MigrationSummary& summary) {
     switch (result) {
         case MigrationWrite::Conflict:
-            reportSkipped("skipped organization " + std::to_string(orgId) +
+            reportSkipped("skipped organization " + std::to_string(organization.orgId) +
                               ": conflict: its id or one of its users' ids is held by data the migrator did not "
                               "create",
                           summary);
@@ -147,7 +156,7 @@ void LegacyMigrator::report(std::int64_t orgId, MigrationWrite result, const Tra
             ++summary.alreadyCurrent;
             break;
     }
-    for (const auto& line : translated.skipped) reportSkipped(line, summary);
+    for (const auto& line : organization.skipped) reportSkipped(line, summary);
 }
 
 void LegacyMigrator::reportSkipped(const std::string& line, MigrationSummary& summary) {

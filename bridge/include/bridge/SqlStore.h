@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 
 #include "bridge/Store.h"
 
@@ -77,11 +78,14 @@ protected:
     auto withSession(Work&& work);
 
 private:
+    // Rows per INSERT statement when many rows go to one table: one on SQLite, many where each statement is a
+    // round trip to a server.
+    std::size_t rowsPerInsert() const;
     Connection readConnection(Poco::Data::Session& session, std::int64_t orgId, bool forUpdate);
-    void writeConnection(Poco::Data::Session& session, const Connection& connection, bool exists,
-                         std::string_view writtenBy);
-    void insertEvents(Poco::Data::Session& session, const std::vector<Event>& events);
-    MigrationWrite writeMigrated(Poco::Data::Session& session, const MigratedOrganization& migrated);
+    // The migrator's organizations, in the caller's transaction: a few queries decide every one's outcome, then
+    // each table gets its rows through insertRows. Outcomes are in the batch's order.
+    std::vector<MigrationWrite> writeMigrated(Poco::Data::Session& session,
+                                              std::span<const MigratedOrganization> batch);
     std::optional<User> readUser(Poco::Data::Session& session, const std::string& where, const std::string& key,
                                  std::int64_t id);
 };

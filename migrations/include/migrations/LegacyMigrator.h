@@ -47,10 +47,24 @@ class LegacyMigrator {
     MigrationSummary run(LegacyReader& reader, MigrationProgress& progress);
 
   private:
-    void migrateBatch(const std::vector<LegacyOrganization>& batch, MigrationSummary& summary);
-    void migrate(std::int64_t orgId, const TranslatedOrganization& translated, MigrationSummary& summary);
-    void report(std::int64_t orgId, MigrationWrite result, const TranslatedOrganization& translated,
-                MigrationSummary& summary);
+    // A batch as the reading thread hands it over: every organization read, in id order, and the store writes of
+    // those that migrate, in the same order.
+    struct TranslatedBatch {
+        struct Organization {
+            std::int64_t orgId = 0;
+            bool migrates = false;              // false: nothing of it migrates, its skipped lines say why
+            std::vector<std::string> skipped;   // the report's lines for its rows that do not migrate
+            std::vector<std::string> warnings;  // for the log
+        };
+        std::vector<Organization> organizations;
+        std::vector<MigratedOrganization> writes;
+    };
+
+    TranslatedBatch readAndTranslate(LegacyReader& reader) const;
+    void migrateBatch(const TranslatedBatch& batch, MigrationSummary& summary);
+    void migrate(const TranslatedBatch::Organization& organization, const MigratedOrganization& migrated,
+                 MigrationSummary& summary);
+    void report(const TranslatedBatch::Organization& organization, MigrationWrite result, MigrationSummary& summary);
     // Runs a store write again, with growing pauses, while the store reports itself unavailable, for at most
     // the retry budget.
     template <typename Write>
