@@ -27,8 +27,6 @@
 #include "testsupport/LegacyDataGenerator.h"
 #include "testsupport/MariaDbServer.h"
 
-extern char** environ;
-
 namespace {
 
 namespace fs = std::filesystem;
