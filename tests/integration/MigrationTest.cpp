@@ -248,13 +248,8 @@ class MigrationTest : public ::testing::Test {
     static std::unique_ptr<sql::Connection> root(const LegacyDatabase& database) {
         return mariadb_->connectAsRoot(database.name);
     }
-    // CHECKSUM TABLE of the three legacy tables, EXTENDED: every row read.
     static std::string legacyChecksum(const LegacyDatabase& database) {
-        const auto rows =
-            query(*root(database), "CHECKSUM TABLE organizations, org_salesforce_connectivity, org_users EXTENDED");
-        std::string checksums;
-        while (rows->next()) checksums += std::string(rows->getString(1)) + "=" + std::string(rows->getString(2)) + ";";
-        return checksums;
+        return testsupport::legacyTableChecksums(*root(database));
     }
 
     static std::vector<std::int64_t> liveOrganizationIds(const LegacyDatabase& database) {

@@ -28,13 +28,6 @@ std::int64_t scalar(sql::Connection& connection, const std::string& statement) {
     return rows->getInt64(1);
 }
 
-std::string checksums(sql::Connection& connection) {
-    auto rows = query(connection, "CHECKSUM TABLE organizations, org_salesforce_connectivity, org_users");
-    std::string all;
-    while (rows->next()) all += std::string(rows->getString(2)) + ";";
-    return all;
-}
-
 class LegacyDataGeneratorTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
@@ -182,8 +175,8 @@ TEST_F(LegacyDataGeneratorTest, TheSameSeedWritesTheSameDatabaseAndAnotherSeedAn
         .generate(*again);
     LegacyDataGenerator({.seed = 8, .organizations = kOrganizations, .usersPerOrganization = kUsersPerOrganization})
         .generate(*other);
-    EXPECT_EQ(checksums(*again), checksums(*connection_));
-    EXPECT_NE(checksums(*other), checksums(*connection_));
+    EXPECT_EQ(testsupport::legacyTableChecksums(*again), testsupport::legacyTableChecksums(*connection_));
+    EXPECT_NE(testsupport::legacyTableChecksums(*other), testsupport::legacyTableChecksums(*connection_));
 }
 
 TEST_F(LegacyDataGeneratorTest, TheManifestIsJson) {

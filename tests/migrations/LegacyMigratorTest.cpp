@@ -35,15 +35,6 @@ std::vector<std::string> lines(const std::string& text) {
     return all;
 }
 
-std::string checksums(sql::Connection& connection) {
-    std::unique_ptr<sql::Statement> statement(connection.createStatement());
-    std::unique_ptr<sql::ResultSet> rows(
-        statement->executeQuery("CHECKSUM TABLE organizations, org_salesforce_connectivity, org_users EXTENDED"));
-    std::string all;
-    while (rows->next()) all += std::string(rows->getString(2)) + ";";
-    return all;
-}
-
 class LegacyMigratorTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
@@ -302,10 +293,10 @@ TEST_F(LegacyMigratorTest, ASecondRunFindsEverythingAlreadyCurrentAndReportsTheS
 
 TEST_F(LegacyMigratorTest, NeverWritesTheLegacyDatabase) {
     auto root = server_->connectAsRoot("legacy");
-    const std::string before = checksums(*root);
+    const std::string before = testsupport::legacyTableChecksums(*root);
     std::string report;
     migrate(report);
-    EXPECT_EQ(checksums(*root), before);
+    EXPECT_EQ(testsupport::legacyTableChecksums(*root), before);
 }
 
 TEST_F(LegacyMigratorTest, AnIdTheNewPanelHoldsIsAConflictAndTheRestMigrates) {

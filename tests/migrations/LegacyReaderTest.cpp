@@ -18,15 +18,6 @@ using testsupport::LegacyCase;
 constexpr std::int64_t kOrganizations = 75;
 constexpr int kUsersPerOrganization = 3;
 
-std::string checksums(sql::Connection& connection) {
-    std::unique_ptr<sql::Statement> statement(connection.createStatement());
-    std::unique_ptr<sql::ResultSet> rows(
-        statement->executeQuery("CHECKSUM TABLE organizations, org_salesforce_connectivity, org_users EXTENDED"));
-    std::string all;
-    while (rows->next()) all += std::string(rows->getString(2)) + ";";
-    return all;
-}
-
 class LegacyReaderTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
@@ -159,7 +150,7 @@ TEST_F(LegacyReaderTest, SeesTheDatabaseAsItWasWhenItStarted) {
 TEST_F(LegacyReaderTest, NeverWritesEvenWithAUserThatMay) {
     server_->createUser("owner", "secret", "legacy");
     auto root = server_->connectAsRoot("legacy");
-    const std::string before = checksums(*root);
+    const std::string before = testsupport::legacyTableChecksums(*root);
     {
         LegacyReader reader(MySqlDsn::parse(server_->dsn("legacy", "owner", "secret"), "legacy.dsn"), 5);
         reader.countOrganizations();
@@ -168,7 +159,7 @@ TEST_F(LegacyReaderTest, NeverWritesEvenWithAUserThatMay) {
         while (!reader.nextOrphans().empty()) {
         }
     }
-    EXPECT_EQ(checksums(*root), before);
+    EXPECT_EQ(testsupport::legacyTableChecksums(*root), before);
 }
 
 }  // namespace

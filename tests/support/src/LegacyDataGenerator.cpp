@@ -1,6 +1,7 @@
 #include "testsupport/LegacyDataGenerator.h"
 
 #include <cppconn/connection.h>
+#include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -494,6 +495,19 @@ std::string LegacyDataGenerator::refreshTokenOf(std::int64_t orgId) const {
     std::string token = "5Aep861";
     for (int i = 0; i < 80; ++i) token += kTokenAlphabet[random.below(kTokenAlphabet.size())];
     return token;
+}
+
+std::string legacyTableChecksums(sql::Connection& connection) {
+    std::unique_ptr<sql::Statement> statement(connection.createStatement());
+    std::unique_ptr<sql::ResultSet> rows(
+        statement->executeQuery("CHECKSUM TABLE organizations, org_salesforce_connectivity, org_users EXTENDED"));
+    std::string checksums;
+    while (rows->next()) {
+        // The server names each table with its database; only the table counts, so that databases compare.
+        const std::string table(rows->getString(1));
+        checksums += table.substr(table.rfind('.') + 1) + "=" + std::string(rows->getString(2)) + ";";
+    }
+    return checksums;
 }
 
 std::vector<std::string> LegacyDataGenerator::legacySchemaStatements() {

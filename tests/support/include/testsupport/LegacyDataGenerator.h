@@ -39,4 +39,8 @@ class LegacyDataGenerator {
     LegacyDataSpec spec_;
 };
 
+// CHECKSUM TABLE ... EXTENDED (every row read) of the three legacy tables, as "table=checksum;..." to compare
+// before and after a run that must only read them.
+std::string legacyTableChecksums(sql::Connection& connection);
+
 }  // namespace bridge::testsupport
