@@ -112,16 +112,15 @@ void BenchBridge::connect(std::int64_t orgId) {
     char serviceUser[16];
     std::snprintf(serviceUser, sizeof serviceUser, "005%012lld", static_cast<long long>(orgId));
     const std::string identity = std::string(R"({"userId":")") + serviceUser + R"(","organizationId":")" +
-                                 salesforceOrg + R"(","username":"svc)" + std::to_string(orgId) +
-                                 R"(@bench.example"})";
+                                 salesforceOrg + R"(","username":"svc)" + std::to_string(orgId) + R"(@bench.example"})";
     const auto standinPort = salesforce_->port();
     if (httpRequest("127.0.0.1", standinPort, "POST", "/control/identity", "", identity).status != 200) {
         throw std::runtime_error("stand-in refused the identity");
     }
     const std::string base = "/legacy/api/organizations/" + std::to_string(orgId) + "/salesforce-connectivity";
     httpRequest("127.0.0.1", port(), "PUT", base, adminToken_, R"({"loginUsingServiceAccount": true})");
-    const auto started = httpRequest("127.0.0.1", port(), "POST", base + "/connect", adminToken_,
-                                     R"({"environment": "production"})");
+    const auto started =
+        httpRequest("127.0.0.1", port(), "POST", base + "/connect", adminToken_, R"({"environment": "production"})");
     Poco::JSON::Parser parser;
     const auto url = parser.parse(started.body)
                          .extract<Poco::JSON::Object::Ptr>()
@@ -141,8 +140,8 @@ std::int64_t BenchBridge::refreshCalls() const {
     return parser.parse(answer.body).extract<Poco::JSON::Object::Ptr>()->getValue<std::int64_t>("refreshCalls");
 }
 
-WrkResult runWrk(int port, const std::string& path, const std::string& token, const std::string& body,
-                 int connections, int seconds) {
+WrkResult runWrk(int port, const std::string& path, const std::string& token, const std::string& body, int connections,
+                 int seconds) {
     const std::string script = Poco::TemporaryFile::tempName() + ".lua";
     {
         Poco::FileOutputStream lua(script);
@@ -152,8 +151,13 @@ WrkResult runWrk(int port, const std::string& path, const std::string& token, co
             << "wrk.headers[\"Authorization\"] = \"Bearer " << token << "\"\n";
     }
     Poco::Pipe out;
-    Poco::Process::Args args{"-t2", "-c" + std::to_string(connections), "-d" + std::to_string(seconds) + "s",
-                             "--latency", "-s", script, "http://127.0.0.1:" + std::to_string(port) + path};
+    Poco::Process::Args args{"-t2",
+                             "-c" + std::to_string(connections),
+                             "-d" + std::to_string(seconds) + "s",
+                             "--latency",
+                             "-s",
+                             script,
+                             "http://127.0.0.1:" + std::to_string(port) + path};
     auto handle = Poco::Process::launch("wrk", args, nullptr, &out, &out);
     Poco::PipeInputStream stream(out);
     std::string text;

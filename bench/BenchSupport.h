@@ -50,7 +50,7 @@ struct WrkResult {
     long long non2xx = 0;
 };
 // Runs wrk with a Lua script that POSTs `body` with the bearer token, over `connections` keep-alive connections.
-WrkResult runWrk(int port, const std::string& path, const std::string& token, const std::string& body,
-                 int connections, int seconds);
+WrkResult runWrk(int port, const std::string& path, const std::string& token, const std::string& body, int connections,
+                 int seconds);
 
 }  // namespace bridge::bench

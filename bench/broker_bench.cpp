@@ -86,8 +86,8 @@ int storm(int port, const std::string& token, const std::vector<std::int64_t>& u
             session.setKeepAlive(true);
             session.setTimeout(Poco::Timespan(30, 0));
             for (int i = next.fetch_add(1); i < requests; i = next.fetch_add(1)) {
-                const std::string body = R"({"legacyUserId": )" + std::to_string(users[i % users.size()]) +
-                                         R"(, "client": "sync"})";
+                const std::string body =
+                    R"({"legacyUserId": )" + std::to_string(users[i % users.size()]) + R"(, "client": "sync"})";
                 Poco::Net::HTTPRequest request("POST", "/internal/v1/salesforce/access-token",
                                                Poco::Net::HTTPMessage::HTTP_1_1);
                 request.setKeepAlive(true);
@@ -109,18 +109,16 @@ int storm(int port, const std::string& token, const std::vector<std::int64_t>& u
 
 void invalidateAll(BenchBridge& bridge, const std::string& token, int organizations) {
     for (int org = 0; org < organizations; ++org) {
-        const std::string body = R"({"legacyUserId": )" +
-                                 std::to_string(BenchBridge::userId(org, 0, kUsersPerOrganization)) + "}";
-        httpRequest("127.0.0.1", bridge.port(), "POST", "/internal/v1/salesforce/access-token/invalidate", token,
-                    body);
+        const std::string body =
+            R"({"legacyUserId": )" + std::to_string(BenchBridge::userId(org, 0, kUsersPerOrganization)) + "}";
+        httpRequest("127.0.0.1", bridge.port(), "POST", "/internal/v1/salesforce/access-token/invalidate", token, body);
     }
 }
 
 }  // namespace
 
 int main() {
-    std::cout << "setting up: " << kOrganizations << " organizations connected through the stand-in...\n"
-              << std::flush;
+    std::cout << "setting up: " << kOrganizations << " organizations connected through the stand-in...\n" << std::flush;
     BenchBridge bridge(kThreads, kOrganizations, kUsersPerOrganization);
     TrivialServer trivial;
     const std::string token = bridge.syncEngineToken();

@@ -65,7 +65,7 @@ int freeLoopbackPort() {
 // One `bridge serve` process on a port chosen here: it logs warnings only, so that logging every request does not
 // become what is measured.
 class BridgeInstance {
-  public:
+public:
     explicit BridgeInstance(std::map<std::string, std::string> environment) : port_(freeLoopbackPort()) {
         environment["BRIDGE_HTTP_PORT"] = std::to_string(port_);
         environment["BRIDGE_LOG_LEVEL"] = "warn";
@@ -89,7 +89,7 @@ class BridgeInstance {
 
     int port() const { return port_; }
 
-  private:
+private:
     int port_;
     std::unique_ptr<ChildProcess> process_;
 };

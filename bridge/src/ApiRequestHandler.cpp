@@ -60,8 +60,8 @@ public:
         instruments_.requests(answer.status).increment();
         instruments_.duration->observe(seconds);
         if (log_.should_log(spdlog::level::info)) {
-            log_.info("{} {} {} {:.2f}ms", request.getMethod(), route_ != nullptr ? route_->pathTemplate : "(unmatched)",
-                      answer.status, seconds * 1000);
+            log_.info("{} {} {} {:.2f}ms", request.getMethod(),
+                      route_ != nullptr ? route_->pathTemplate : "(unmatched)", answer.status, seconds * 1000);
         }
     }
 
@@ -77,9 +77,14 @@ private:
             // Most requests carry no query: parse one only when there is one.
             Poco::URI::QueryParameters query;
             if (queryStart != std::string::npos) query = Poco::URI(target).getQueryParameters();
-            ApiRequest apiRequest{request,       request.getMethod(), target.substr(0, queryStart),
-                                  route_->pathTemplate, parameters_,  std::move(query),
-                                  readBody(request), std::nullopt};
+            ApiRequest apiRequest{request,
+                                  request.getMethod(),
+                                  target.substr(0, queryStart),
+                                  route_->pathTemplate,
+                                  parameters_,
+                                  std::move(query),
+                                  readBody(request),
+                                  std::nullopt};
             bodyConsumed = true;
             authenticate(request, apiRequest);
             return route_->handle(apiRequest);
@@ -186,8 +191,8 @@ ApiRequestHandlerFactory::Family ApiRequestHandlerFactory::describe(std::shared_
     Family described{std::move(api), {}};
     described.instruments.duration = &metrics_.histogram("bridge_http_request_duration_seconds", family);
     for (int status : kStatuses) {
-        described.instruments.requestsByStatus[status] = &metrics_.counter(
-            "bridge_http_requests_total", family + ",status=\"" + std::to_string(status) + "\"");
+        described.instruments.requestsByStatus[status] =
+            &metrics_.counter("bridge_http_requests_total", family + ",status=\"" + std::to_string(status) + "\"");
     }
     described.instruments.requestsWithOtherStatus =
         &metrics_.counter("bridge_http_requests_total", family + ",status=\"other\"");

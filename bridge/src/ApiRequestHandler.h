@@ -2,13 +2,11 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-
-#include <memory>
-#include <vector>
-
 #include <spdlog/logger.h>
 
+#include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "bridge/ApiFamily.h"
 #include "bridge/BearerVerifier.h"

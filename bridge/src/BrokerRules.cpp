@@ -8,8 +8,7 @@ std::optional<Error> refusalFor(const Connection& connection) {
                      "Login using a Salesforce service account is switched off for this organization.");
     }
     switch (connection.status) {
-        case ConnectionStatus::NotConnected:
-            break;
+        case ConnectionStatus::NotConnected: break;
         case ConnectionStatus::Disconnected:
             return Error(ErrorCode::SyncSuspended, connection.lastError.value_or("Salesforce connectivity was lost."));
         case ConnectionStatus::Connected:

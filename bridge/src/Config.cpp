@@ -83,8 +83,7 @@ Config loadConfig(const Poco::Util::AbstractConfiguration* file, const Environme
     salesforce.timeout = std::chrono::milliseconds(keys.integer("salesforce.timeoutMs", 10000, 1, 600000));
     salesforce.accessTokenTtl = std::chrono::seconds(keys.integer("salesforce.accessTokenTtl", 900, 1, 86400));
     // Hours by contract; fractional hours are not needed, but tests shorten the interval with seconds below.
-    salesforce.keepAliveInterval =
-        std::chrono::hours(keys.integer("salesforce.keepAliveHours", 24, 0, 24 * 365));
+    salesforce.keepAliveInterval = std::chrono::hours(keys.integer("salesforce.keepAliveHours", 24, 0, 24 * 365));
     if (keys.raw("salesforce.keepAliveSeconds")) {
         salesforce.keepAliveInterval =
             std::chrono::seconds(keys.integer("salesforce.keepAliveSeconds", 0, 0, 365LL * 24 * 3600));
@@ -100,7 +99,8 @@ Config loadConfig(const Poco::Util::AbstractConfiguration* file, const Environme
 
     config.log.level = keys.text("log.level", config.log.level);
     config.log.format = keys.text("log.format", config.log.format);
-    if (config.log.format != "text" && config.log.format != "json") throw ConfigError("log.format must be text or json");
+    if (config.log.format != "text" && config.log.format != "json")
+        throw ConfigError("log.format must be text or json");
     static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool knownLevel = false;
     for (const char* level : levels) knownLevel = knownLevel || config.log.level == level;

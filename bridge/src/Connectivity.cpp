@@ -84,8 +84,8 @@ Connection Connectivity::changeLegacySettings(std::int64_t orgId, const LegacySe
     }
     for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
         const Connection current = store_.loadConnection(orgId);
-        const bool toggleChanges =
-            change.serviceAccountLoginEnabled && *change.serviceAccountLoginEnabled != current.serviceAccountLoginEnabled;
+        const bool toggleChanges = change.serviceAccountLoginEnabled &&
+                                   *change.serviceAccountLoginEnabled != current.serviceAccountLoginEnabled;
         if (!toggleChanges) return current;  // "oauth" is the only method there is: nothing else to write
 
         const bool switchingOff = !*change.serviceAccountLoginEnabled;
@@ -102,7 +102,8 @@ Connection Connectivity::changeLegacySettings(std::int64_t orgId, const LegacySe
             transition.next.orgId = orgId;
             transition.users = UserEffect::LiftLossSuspensions;
             transition.forgetAccessToken = true;
-            transition.events.push_back(eventOf(orgId, EventType::Disconnected, actor, "service-account login switched off"));
+            transition.events.push_back(
+                eventOf(orgId, EventType::Disconnected, actor, "service-account login switched off"));
         }
         transition.next.serviceAccountLoginEnabled = *change.serviceAccountLoginEnabled;
         if (!store_.applyTransition(transition)) continue;
@@ -146,8 +147,7 @@ std::string Connectivity::startLogin(std::int64_t orgId, LoginKind kind, std::op
     attempt.codeVerifier = cipher_.seal(pkce.verifier, verifierAssociatedData(attempt.stateHash));
     attempt.expiresAt = nowSeconds() + kLoginAttemptSeconds;
     store_.insertOAuthAttempt(attempt);
-    store_.appendEvent(
-        eventOf(orgId, EventType::LoginStarted, actor, std::string(mappings::environmentName(chosen))));
+    store_.appendEvent(eventOf(orgId, EventType::LoginStarted, actor, std::string(mappings::environmentName(chosen))));
     return salesforce_.authorizationUrl(chosen, state, pkce.challenge);
 }
 
@@ -181,7 +181,8 @@ std::string Connectivity::completeLogin(const CallbackQuery& query) {
         if (auto spent = store_.findOAuthAttempt(stateHash)) return refuse(*spent, "STATE_INVALID");
         return returnPage(std::nullopt, "error&reason=STATE_INVALID");
     }
-    if (query.error) return refuse(*attempt, *query.error == "access_denied" ? "ACCESS_DENIED" : "TOKEN_EXCHANGE_FAILED");
+    if (query.error)
+        return refuse(*attempt, *query.error == "access_denied" ? "ACCESS_DENIED" : "TOKEN_EXCHANGE_FAILED");
     if (!query.code || query.code->empty()) return refuse(*attempt, "TOKEN_EXCHANGE_FAILED");
 
     const Environment environment = attempt->environment;
@@ -264,8 +265,8 @@ std::vector<Event> Connectivity::events(std::int64_t orgId, std::int64_t beforeE
 }
 
 std::string Connectivity::refuse(const OAuthAttempt& attempt, std::string_view reasonCode) {
-    store_.appendEvent(eventOf(attempt.orgId, EventType::LoginRefused, Actor{attempt.panel, attempt.actor},
-                               std::string(reasonCode)));
+    store_.appendEvent(
+        eventOf(attempt.orgId, EventType::LoginRefused, Actor{attempt.panel, attempt.actor}, std::string(reasonCode)));
     logger("oauth")->info("login for organization {} refused: {}", attempt.orgId, reasonCode);
     return returnPage(attempt.panel, "error&reason=" + std::string(reasonCode));
 }

@@ -94,7 +94,8 @@ User Directory::createUser(const Organization& organization, const UserDraft& dr
     user.orgId = organization.legacyId;
     user.email = draft.email;
     user.displayName = draft.displayName;
-    if (draft.salesforceUserId) user.salesforceUserId = salesforceIdFromInput(*draft.salesforceUserId, "salesforceUserId");
+    if (draft.salesforceUserId)
+        user.salesforceUserId = salesforceIdFromInput(*draft.salesforceUserId, "salesforceUserId");
     user.active = draft.active;
     return store_.createUser(user, firstNewLegacyId_);
 }

@@ -44,8 +44,8 @@ std::string Metrics::render() const {
             std::uint64_t cumulative = 0;
             for (std::size_t i = 0; i < Histogram::kBucketsSeconds.size(); ++i) {
                 cumulative += histogram->buckets_[i].load(std::memory_order_relaxed);
-                out << name << "_bucket{" << labels << separator << "le=\"" << Histogram::kBucketsSeconds[i]
-                    << "\"} " << cumulative << '\n';
+                out << name << "_bucket{" << labels << separator << "le=\"" << Histogram::kBucketsSeconds[i] << "\"} "
+                    << cumulative << '\n';
             }
             const auto count = histogram->count_.load(std::memory_order_relaxed);
             out << name << "_bucket{" << labels << separator << "le=\"+Inf\"} " << count << '\n';

@@ -26,14 +26,14 @@ ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle) {
     const std::string reason = request.queryParameter("reason").value_or("");
     const bool connected = outcome == "connected";
     const std::string headline = connected ? "Salesforce is connected" : "Salesforce is not connected";
-    const std::string detail = connected ? std::string(outcomeInWords("CONNECTED")) : std::string(outcomeInWords(reason));
+    const std::string detail =
+        connected ? std::string(outcomeInWords("CONNECTED")) : std::string(outcomeInWords(reason));
     ApiResponse response;
     response.contentType = "text/html; charset=utf-8";
     response.body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escapeHtml(headline) +
-                    "</title></head><body><h1>" + escapeHtml(headline) + "</h1><p>" + escapeHtml(detail) +
-                    "</p><p>" + escapeHtml(panelTitle) + "</p>" +
-                    (reason.empty() ? "" : "<p><small>Code: " + escapeHtml(reason) + "</small></p>") +
-                    "</body></html>";
+                    "</title></head><body><h1>" + escapeHtml(headline) + "</h1><p>" + escapeHtml(detail) + "</p><p>" +
+                    escapeHtml(panelTitle) + "</p>" +
+                    (reason.empty() ? "" : "<p><small>Code: " + escapeHtml(reason) + "</small></p>") + "</body></html>";
     return response;
 }
 

@@ -22,7 +22,7 @@ namespace bridge {
 // The leader re-reads the connection under the lease, so it presents the refresh token the store holds now, never
 // one that a rotation already retired. Thread-safe.
 class OrganizationRefresher {
-  public:
+public:
     using Clock = std::chrono::steady_clock;
 
     OrganizationRefresher(Store& store, const SalesforceClient& salesforce, const TokenCipher& cipher, Metrics& metrics,
@@ -35,7 +35,7 @@ class OrganizationRefresher {
     // SalesforceUnavailable with nothing changed, also when the deadline comes first; StoreUnavailable.
     AccessGrant obtain(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff, Clock::time_point deadline);
 
-  private:
+private:
     std::optional<AccessGrant> usableStoredGrant(const Connection& connection,
                                                  std::optional<UnixSeconds> keepAliveCutoff);
     AccessGrant refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner);

@@ -13,7 +13,8 @@ ProblemWire errorToProblem(ErrorCode code) {
         case ErrorCode::UserNotFound: return {404, "USER_NOT_FOUND", "User not found"};
         case ErrorCode::ValidationFailed: return {400, "VALIDATION_FAILED", "Validation failed"};
         case ErrorCode::PayloadTooLarge: return {413, "PAYLOAD_TOO_LARGE", "Payload too large"};
-        case ErrorCode::AuthMethodUnavailable: return {422, "AUTH_METHOD_UNAVAILABLE", "Authorization method unavailable"};
+        case ErrorCode::AuthMethodUnavailable:
+            return {422, "AUTH_METHOD_UNAVAILABLE", "Authorization method unavailable"};
         case ErrorCode::ServiceAccountLoginDisabled:
             return {409, "SERVICE_ACCOUNT_LOGIN_DISABLED", "Service-account login disabled"};
         case ErrorCode::NothingToReconnect: return {409, "NOT_CONNECTED", "Not connected"};

@@ -85,8 +85,8 @@ std::string_view panelColumn(Panel panel) { return panel == Panel::Legacy ? "leg
 
 Panel panelFromColumn(const std::string& value) { return value == "legacy" ? Panel::Legacy : Panel::Modern; }
 
-using UserRow = Poco::Tuple<Int64, std::string, Int64, std::string, Nullable<std::string>, Nullable<std::string>,
-                            Int64, Int64, Nullable<std::string>, Int64>;
+using UserRow = Poco::Tuple<Int64, std::string, Int64, std::string, Nullable<std::string>, Nullable<std::string>, Int64,
+                            Int64, Nullable<std::string>, Int64>;
 constexpr std::string_view kUserColumns =
     "id, public_id, org_id, email, display_name, sf_user_id, active, sync_suspended, suspend_reason, "
     "suspended_by_loss";
@@ -311,8 +311,7 @@ std::vector<Organization> SqlStore::listOrganizations(const OrganizationScope& s
 std::optional<Organization> SqlStore::findOrganization(std::int64_t legacyId) {
     return withSession([&](Session& session) -> std::optional<Organization> {
         std::vector<OrganizationRow> rows;
-        session << "SELECT id, public_id, name FROM organizations WHERE id = ?", bind(Int64{legacyId}), into(rows),
-            now;
+        session << "SELECT id, public_id, name FROM organizations WHERE id = ?", bind(Int64{legacyId}), into(rows), now;
         if (rows.empty()) return std::nullopt;
         return organizationFromRow(rows.front());
     });
@@ -321,8 +320,7 @@ std::optional<Organization> SqlStore::findOrganization(std::int64_t legacyId) {
 std::optional<Organization> SqlStore::findOrganizationByPublicId(const std::string& publicId) {
     return withSession([&](Session& session) -> std::optional<Organization> {
         std::vector<OrganizationRow> rows;
-        session << "SELECT id, public_id, name FROM organizations WHERE public_id = ?", bind(publicId), into(rows),
-            now;
+        session << "SELECT id, public_id, name FROM organizations WHERE public_id = ?", bind(publicId), into(rows), now;
         if (rows.empty()) return std::nullopt;
         return organizationFromRow(rows.front());
     });
@@ -365,8 +363,7 @@ std::int64_t SqlStore::countUsers(std::int64_t orgId) {
 std::vector<User> SqlStore::listUsersByOffset(std::int64_t orgId, std::int64_t offset, int limit) {
     return withSession([&](Session& session) {
         std::vector<UserRow> rows;
-        session << "SELECT " + std::string(kUserColumns) +
-                       " FROM users WHERE org_id = ? ORDER BY id LIMIT ? OFFSET ?",
+        session << "SELECT " + std::string(kUserColumns) + " FROM users WHERE org_id = ? ORDER BY id LIMIT ? OFFSET ?",
             bind(Int64{orgId}), bind(Int64{limit}), bind(Int64{offset}), into(rows), now;
         std::vector<User> users;
         users.reserve(rows.size());
@@ -378,7 +375,8 @@ std::vector<User> SqlStore::listUsersByOffset(std::int64_t orgId, std::int64_t o
 std::vector<User> SqlStore::listUsersAfter(std::int64_t orgId, std::int64_t afterLegacyId, int limit) {
     return withSession([&](Session& session) {
         std::vector<UserRow> rows;
-        session << "SELECT " + std::string(kUserColumns) + " FROM users WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
+        session << "SELECT " + std::string(kUserColumns) +
+                       " FROM users WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
             bind(Int64{orgId}), bind(Int64{afterLegacyId}), bind(Int64{limit}), into(rows), now;
         std::vector<User> users;
         users.reserve(rows.size());
@@ -416,7 +414,8 @@ User SqlStore::createUser(const NewUser& newUser, std::int64_t firstNewLegacyId)
                 Int64 taken = 0;
                 session << "SELECT COUNT(*) FROM users WHERE org_id = ? AND email_key = ?", bind(Int64{newUser.orgId}),
                     bind(emailKey), into(taken), now;
-                if (taken > 0) throw Error(ErrorCode::EmailTaken, "The organization already has a user with this email.");
+                if (taken > 0)
+                    throw Error(ErrorCode::EmailTaken, "The organization already has a user with this email.");
                 Nullable<Int64> highest;
                 session << "SELECT MAX(id) FROM users WHERE id >= ?", bind(Int64{firstNewLegacyId}), into(highest), now;
                 User user;
@@ -427,9 +426,10 @@ User SqlStore::createUser(const NewUser& newUser, std::int64_t firstNewLegacyId)
                 user.displayName = newUser.displayName;
                 user.salesforceUserId = newUser.salesforceUserId;
                 user.active = newUser.active;
-                session << "INSERT INTO users (id, public_id, org_id, email, email_key, display_name, sf_user_id, active, "
-                           "sync_suspended, suspend_reason, suspended_by_loss, origin) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, ?)",
+                session
+                    << "INSERT INTO users (id, public_id, org_id, email, email_key, display_name, sf_user_id, active, "
+                       "sync_suspended, suspend_reason, suspended_by_loss, origin) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, ?)",
                     bind(Int64{user.legacyId}), bind(user.publicId), bind(Int64{user.orgId}), bind(user.email),
                     bind(emailKey), bind(toNullable(user.displayName)), bind(toNullable(user.salesforceUserId)),
                     bind(Int64{user.active ? 1 : 0}), bind(std::string(kOriginPanel)), now;
@@ -485,11 +485,10 @@ bool SqlStore::hasActiveEndUser(std::int64_t orgId, const std::string& salesforc
 
 namespace {
 
-using ConnectionRow =
-    Poco::Tuple<Int64, Int64, std::string, std::string, Nullable<std::string>, Nullable<std::string>,
-                Nullable<std::string>, Nullable<std::string>, Nullable<std::string>, Nullable<std::string>,
-                Nullable<std::string>, Nullable<Int64>, Nullable<Int64>, Nullable<std::string>, Nullable<Int64>,
-                Nullable<Int64>, Int64>;
+using ConnectionRow = Poco::Tuple<Int64, Int64, std::string, std::string, Nullable<std::string>, Nullable<std::string>,
+                                  Nullable<std::string>, Nullable<std::string>, Nullable<std::string>,
+                                  Nullable<std::string>, Nullable<std::string>, Nullable<Int64>, Nullable<Int64>,
+                                  Nullable<std::string>, Nullable<Int64>, Nullable<Int64>, Int64>;
 
 constexpr std::string_view kConnectionColumns =
     "org_id, login_enabled, auth_method, status, environment, sa_user_id, sa_username, sf_org_id, instance_url, "
@@ -773,7 +772,8 @@ std::optional<StoredAccessToken> SqlStore::loadAccessToken(std::int64_t orgId) {
 }
 
 void SqlStore::forgetAccessToken(std::int64_t orgId) {
-    inTransaction([&](Session& session) { session << "DELETE FROM access_tokens WHERE org_id = ?", bind(Int64{orgId}), now; });
+    inTransaction(
+        [&](Session& session) { session << "DELETE FROM access_tokens WHERE org_id = ?", bind(Int64{orgId}), now; });
 }
 
 bool SqlStore::tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner, std::int64_t nowMs,

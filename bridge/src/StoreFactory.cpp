@@ -36,8 +36,8 @@ std::string mysqlConnectionString(const std::string& dsn) {
             host = "localhost";
         }
     }
-    std::string connection = "host=" + host + ";user=" + user + ";password=" + password + ";db=" + database +
-                             ";character-set=utf8mb4";
+    std::string connection =
+        "host=" + host + ";user=" + user + ";password=" + password + ";db=" + database + ";character-set=utf8mb4";
     if (uri.getPort() != 0) connection += ";port=" + std::to_string(uri.getPort());
     return connection;
 }

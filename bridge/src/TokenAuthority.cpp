@@ -99,12 +99,9 @@ std::vector<std::int64_t> organizationsOf(const Poco::JSON::Object& claims) {
 
 std::string_view roleName(Role role) {
     switch (role) {
-        case Role::Support:
-            return "support";
-        case Role::OrgAdmin:
-            return "org-admin";
-        case Role::SyncEngine:
-            return "sync-engine";
+        case Role::Support: return "support";
+        case Role::OrgAdmin: return "org-admin";
+        case Role::SyncEngine: return "sync-engine";
     }
     throw std::invalid_argument("unknown role");
 }

@@ -43,13 +43,13 @@ std::string_view trimmed(std::string_view text) {
 
 // Wipes a string that holds key bytes however the scope ends.
 class WipeOnExit {
-  public:
+public:
     explicit WipeOnExit(std::string& secret) : secret_(secret) {}
     WipeOnExit(const WipeOnExit&) = delete;
     WipeOnExit& operator=(const WipeOnExit&) = delete;
     ~WipeOnExit() { OPENSSL_cleanse(secret_.data(), secret_.size()); }
 
-  private:
+private:
     std::string& secret_;
 };
 

@@ -113,8 +113,8 @@ LegacyApi::LegacyApi(Directory& directory, Connectivity& connectivity)
 }
 
 bool LegacyApi::owns(std::string_view path) const {
-    return path == kBase || (path.size() > kBase.size() && path.substr(0, kBase.size()) == kBase &&
-                             path[kBase.size()] == '/');
+    return path == kBase ||
+           (path.size() > kBase.size() && path.substr(0, kBase.size()) == kBase && path[kBase.size()] == '/');
 }
 
 ApiResponse LegacyApi::errorResponse(const Error& error) const {

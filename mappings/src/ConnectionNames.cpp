@@ -4,36 +4,27 @@ namespace bridge::mappings {
 
 std::string_view legacyStatusName(ConnectionStatus status) {
     switch (status) {
-        case ConnectionStatus::NotConnected:
-            return "NotConnected";
-        case ConnectionStatus::Connected:
-            return "Established";
-        case ConnectionStatus::Disconnected:
-            return "Lost";
+        case ConnectionStatus::NotConnected: return "NotConnected";
+        case ConnectionStatus::Connected: return "Established";
+        case ConnectionStatus::Disconnected: return "Lost";
     }
     return "NotConnected";  // unreachable for a valid enumerator
 }
 
 std::string_view legacyStatusMessage(ConnectionStatus status) {
     switch (status) {
-        case ConnectionStatus::NotConnected:
-            return "Salesforce connection is not established";
-        case ConnectionStatus::Connected:
-            return "Salesforce connection established successfully";
-        case ConnectionStatus::Disconnected:
-            return "Salesforce connectivity was lost. Do you want to re-establish it?";
+        case ConnectionStatus::NotConnected: return "Salesforce connection is not established";
+        case ConnectionStatus::Connected: return "Salesforce connection established successfully";
+        case ConnectionStatus::Disconnected: return "Salesforce connectivity was lost. Do you want to re-establish it?";
     }
     return "Salesforce connection is not established";
 }
 
 std::string_view modernStatusName(ConnectionStatus status) {
     switch (status) {
-        case ConnectionStatus::NotConnected:
-            return "NotConnected";
-        case ConnectionStatus::Connected:
-            return "Connected";
-        case ConnectionStatus::Disconnected:
-            return "Disconnected";
+        case ConnectionStatus::NotConnected: return "NotConnected";
+        case ConnectionStatus::Connected: return "Connected";
+        case ConnectionStatus::Disconnected: return "Disconnected";
     }
     return "NotConnected";
 }
@@ -54,25 +45,18 @@ std::optional<ConnectionStatus> parseModernStatusName(std::string_view name) {
 
 std::optional<ConnectionStatus> statusFromLegacyCode(int code) {
     switch (code) {
-        case 0:
-            return ConnectionStatus::NotConnected;
-        case 1:
-            return ConnectionStatus::Connected;
-        case 2:
-            return ConnectionStatus::Disconnected;
-        default:
-            return std::nullopt;
+        case 0: return ConnectionStatus::NotConnected;
+        case 1: return ConnectionStatus::Connected;
+        case 2: return ConnectionStatus::Disconnected;
+        default: return std::nullopt;
     }
 }
 
 int legacyCodeFromStatus(ConnectionStatus status) {
     switch (status) {
-        case ConnectionStatus::NotConnected:
-            return 0;
-        case ConnectionStatus::Connected:
-            return 1;
-        case ConnectionStatus::Disconnected:
-            return 2;
+        case ConnectionStatus::NotConnected: return 0;
+        case ConnectionStatus::Connected: return 1;
+        case ConnectionStatus::Disconnected: return 2;
     }
     return 0;
 }

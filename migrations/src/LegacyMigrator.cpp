@@ -149,12 +149,8 @@ void LegacyMigrator::report(const TranslatedBatch::Organization& organization, M
                               "create",
                           summary);
             return;
-        case MigrationWrite::Written:
-            ++summary.migrated;
-            break;
-        case MigrationWrite::AlreadyCurrent:
-            ++summary.alreadyCurrent;
-            break;
+        case MigrationWrite::Written: ++summary.migrated; break;
+        case MigrationWrite::AlreadyCurrent: ++summary.alreadyCurrent; break;
     }
     for (const auto& line : organization.skipped) reportSkipped(line, summary);
 }

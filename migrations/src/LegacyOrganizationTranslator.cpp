@@ -23,7 +23,7 @@ constexpr std::string_view kMigratorActor = "migrator";
 
 // Length-prefixed fields: no two different row sets serialize alike.
 class Fingerprint {
-  public:
+public:
     void add(std::string_view value) {
         text_ += std::to_string(value.size());
         text_ += ':';
@@ -41,7 +41,7 @@ class Fingerprint {
 
     std::string hex() const { return sha256Hex(text_); }
 
-  private:
+private:
     std::string text_;
 };
 

@@ -41,10 +41,8 @@ bool isRefreshTokenText(std::string_view text) {
 
 std::string_view describeLegacyTokenFailure(LegacyTokenFailure failure) {
     switch (failure) {
-        case LegacyTokenFailure::NotBase64:
-            return "token is not base64";
-        case LegacyTokenFailure::NoKeyDecrypts:
-            return "no legacy key decrypts the token";
+        case LegacyTokenFailure::NotBase64: return "token is not base64";
+        case LegacyTokenFailure::NoKeyDecrypts: return "no legacy key decrypts the token";
     }
     return "unknown token failure";
 }

@@ -112,8 +112,7 @@ std::vector<SchemaVersion> buildCatalog(const DialectWords& words) {
 }  // namespace
 
 const std::vector<SchemaVersion>& schemaVersions(std::string_view sqlDialect) {
-    static const std::vector<SchemaVersion> sqlite =
-        buildCatalog({"INTEGER PRIMARY KEY AUTOINCREMENT", ""});
+    static const std::vector<SchemaVersion> sqlite = buildCatalog({"INTEGER PRIMARY KEY AUTOINCREMENT", ""});
     static const std::vector<SchemaVersion> mysql = buildCatalog(
         {"BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"});
     if (sqlDialect == "sqlite") return sqlite;

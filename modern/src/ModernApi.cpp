@@ -48,8 +48,11 @@ void writeUser(JsonWriter& json, const User& user) {
 
 void writeConnectivity(JsonWriter& json, const Connection& c) {
     const bool holdsAccount = c.status != ConnectionStatus::NotConnected;
-    json.beginObject().key("crm").beginObject().field("provider", "salesforce").field(
-        "status", mappings::modernStatusName(c.status));
+    json.beginObject()
+        .key("crm")
+        .beginObject()
+        .field("provider", "salesforce")
+        .field("status", mappings::modernStatusName(c.status));
     json.key("environment");
     if (c.environment) {
         json.value(mappings::environmentName(*c.environment));
@@ -126,8 +129,8 @@ ModernApi::ModernApi(Directory& directory, Connectivity& connectivity)
 }
 
 bool ModernApi::owns(std::string_view path) const {
-    return path == kBase || (path.size() > kBase.size() && path.substr(0, kBase.size()) == kBase &&
-                             path[kBase.size()] == '/');
+    return path == kBase ||
+           (path.size() > kBase.size() && path.substr(0, kBase.size()) == kBase && path[kBase.size()] == '/');
 }
 
 ApiResponse ModernApi::errorResponse(const Error& error) const { return problemResponse(error); }
@@ -138,7 +141,8 @@ Organization ModernApi::profileOf(const ApiRequest& request) {
 
 ApiResponse ModernApi::profiles(ApiRequest& request) {
     const PageRequest request_page = pageRequestOf(request);
-    const auto found = directory_.organizations(request.caller(), request_page.afterKey.value_or(0), request_page.limit);
+    const auto found =
+        directory_.organizations(request.caller(), request_page.afterKey.value_or(0), request_page.limit);
     return page(200, found, request_page.limit, writeProfile, [](const Organization& o) { return o.legacyId; });
 }
 
@@ -163,7 +167,8 @@ ApiResponse ModernApi::login(ApiRequest& request) {
         environment = mappings::parseEnvironmentName(*name);
         if (!environment) throwValidation("environment", "environment must be production or sandbox");
     }
-    return authorizationUrl(connectivity_.startLogin(profile.legacyId, LoginKind::Login, environment, actorOf(request)));
+    return authorizationUrl(
+        connectivity_.startLogin(profile.legacyId, LoginKind::Login, environment, actorOf(request)));
 }
 
 ApiResponse ModernApi::refresh(ApiRequest& request) {

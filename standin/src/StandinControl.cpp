@@ -13,7 +13,7 @@ namespace {
 
 // A control request the stand-in cannot act on: answered 400 with the message.
 class BadControlRequest : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 

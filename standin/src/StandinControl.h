@@ -8,12 +8,12 @@ namespace bridge::standin {
 
 // The JSON control interface under /control/ that tests and `bridge demo` drive the stand-in with.
 class StandinControl {
-  public:
+public:
     explicit StandinControl(StandinState& state);
 
     StandinAnswer handle(const StandinRequest& request);
 
-  private:
+private:
     StandinAnswer dispatch(const StandinRequest& request);
 
     StandinState& state_;

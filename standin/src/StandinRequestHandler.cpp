@@ -23,7 +23,7 @@ namespace {
 constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
 
 class BodyTooLarge : public std::runtime_error {
-  public:
+public:
     BodyTooLarge() : std::runtime_error("request body over 1 MiB") {}
 };
 
@@ -121,8 +121,7 @@ void StandinRequestHandler::deliver(const StandinAnswer& answer, Poco::Net::HTTP
                 // The peer or stop() closed the connection first: it is dropped either way.
             }
             return;
-        case StandinAnswer::Disposition::Respond:
-            break;
+        case StandinAnswer::Disposition::Respond: break;
     }
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
     if (!answer.contentType.empty()) response.setContentType(answer.contentType);

@@ -13,12 +13,12 @@ namespace bridge::standin {
 
 // Turns one HTTP request into a StandinRequest, routes it, and delivers the answer (or the injected fault).
 class StandinRequestHandler : public Poco::Net::HTTPRequestHandler {
-  public:
+public:
     StandinRequestHandler(std::shared_ptr<StandinState> state, std::string ownHost);
 
     void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override;
 
-  private:
+private:
     StandinRequest read(Poco::Net::HTTPServerRequest& request) const;
     StandinAnswer route(const StandinRequest& request);
     void deliver(const StandinAnswer& answer, Poco::Net::HTTPServerRequest& request,

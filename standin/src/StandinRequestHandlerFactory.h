@@ -10,13 +10,13 @@
 namespace bridge::standin {
 
 class StandinRequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
-  public:
+public:
     // `ownHost` ("127.0.0.1:PORT") stands in for the Host header of a request that has none.
     StandinRequestHandlerFactory(std::shared_ptr<StandinState> state, std::string ownHost);
 
     Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& request) override;
 
-  private:
+private:
     std::shared_ptr<StandinState> state_;
     std::string ownHost_;
 };

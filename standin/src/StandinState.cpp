@@ -107,17 +107,13 @@ StandinAnswer faultAnswer(const TokenFault& fault) {
             return StandinAnswer::html(fault.status,
                                        fault.status == 500 ? "Internal Server Error" : "Service Unavailable",
                                        "An unexpected error occurred. Please try again later.");
-        case FaultKind::Hang:
-            return StandinAnswer::hangThenDrop(fault.hangMs);
+        case FaultKind::Hang: return StandinAnswer::hangThenDrop(fault.hangMs);
         case FaultKind::NonJson:
             return StandinAnswer::html(200, "Salesforce - Down For Maintenance",
                                        "This site is down for maintenance. Please check back soon.");
-        case FaultKind::Drop:
-            return StandinAnswer::drop();
-        case FaultKind::Processing:
-            return StandinAnswer::oauthError(400, "invalid_grant", kAlreadyProcessing);
-        case FaultKind::InvalidGrant:
-            return StandinAnswer::oauthError(400, "invalid_grant", fault.description);
+        case FaultKind::Drop: return StandinAnswer::drop();
+        case FaultKind::Processing: return StandinAnswer::oauthError(400, "invalid_grant", kAlreadyProcessing);
+        case FaultKind::InvalidGrant: return StandinAnswer::oauthError(400, "invalid_grant", fault.description);
         case FaultKind::InvalidClient:
             return StandinAnswer::oauthError(400, "invalid_client", kInvalidClientCredentials);
     }

@@ -24,7 +24,7 @@ namespace bridge::standin {
 // Everything the stand-in knows (users, codes, tokens, settings, faults, counters) and the Salesforce endpoints
 // that act on it. Thread-safe: every member function takes the one mutex.
 class StandinState {
-  public:
+public:
     StandinState(std::string clientId, std::string clientSecret);
 
     StandinAnswer authorize(const StandinRequest& request);
@@ -53,7 +53,7 @@ class StandinState {
     void waitUnlessShuttingDown(std::chrono::milliseconds duration);
     void shutdown();
 
-  private:
+private:
     struct PendingCode {
         std::string redirectUri;
         std::string codeChallenge;

@@ -325,7 +325,7 @@ TEST(MetricsTest, HistogramSumKeepsMicrosecondsOfALongRunningServer) {
 // --- log lines ---
 
 class LogFormatTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         logger_ = logger("plumbing-test");
         logger_->sinks() = {std::make_shared<spdlog::sinks::ostream_sink_mt>(captured_)};

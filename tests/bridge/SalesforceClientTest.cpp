@@ -52,7 +52,7 @@ void expectNoSecretIn(const SalesforceFailure& failure, std::initializer_list<st
 }
 
 class SalesforceClientTest : public ::testing::Test {
-  protected:
+protected:
     SalesforceSettings settings(std::chrono::milliseconds timeout = 5s) const {
         SalesforceSettings settings;
         settings.clientId = standin_.clientId();

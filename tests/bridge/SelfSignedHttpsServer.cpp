@@ -15,7 +15,7 @@ namespace bridge {
 namespace {
 
 class GrantingHandler : public Poco::Net::HTTPRequestHandler {
-  public:
+public:
     void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& response) override {
         response.setContentType("application/json");
         response.send() << R"({"access_token":"granted","instance_url":"https://127.0.0.1"})";
@@ -23,7 +23,7 @@ class GrantingHandler : public Poco::Net::HTTPRequestHandler {
 };
 
 class GrantingHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
-  public:
+public:
     Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
         return new GrantingHandler;
     }

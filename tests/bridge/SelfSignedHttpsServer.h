@@ -11,7 +11,7 @@ namespace bridge {
 // An HTTPS server on a loopback port whose certificate (CN=127.0.0.1) is self-signed, i.e. trusted by no CA store.
 // Every request that gets through the handshake is answered 200 with a token-endpoint-shaped JSON body.
 class SelfSignedHttpsServer {
-  public:
+public:
     SelfSignedHttpsServer();
     ~SelfSignedHttpsServer();
     SelfSignedHttpsServer(const SelfSignedHttpsServer&) = delete;
@@ -19,7 +19,7 @@ class SelfSignedHttpsServer {
 
     std::string baseUrl() const;  // "https://127.0.0.1:PORT"
 
-  private:
+private:
     Poco::Net::Context::Ptr context_;
     std::unique_ptr<Poco::Net::HTTPServer> server_;
 };

@@ -38,7 +38,7 @@ inline std::int64_t countRows(const std::string& dsn, const std::string& table) 
 
 // A file per database in a temporary directory of the test's own.
 class SqliteBackend {
-  public:
+public:
     static constexpr std::string_view kDialect = "sqlite";
 
     static void startSuite() { Poco::Data::SQLite::Connector::registerConnector(); }
@@ -75,7 +75,7 @@ class SqliteBackend {
         lockHolder_.reset();
     }
 
-  private:
+private:
     std::filesystem::path directory_;
     int databases_ = 0;
     std::optional<Poco::Data::Session> lockHolder_;
@@ -83,7 +83,7 @@ class SqliteBackend {
 
 // One private MariaDB server for the whole suite, a database and a user of its own per test.
 class MariaDbBackend {
-  public:
+public:
     static constexpr std::string_view kDialect = "mysql";
 
     // From the test's main thread: the server dies with the thread that started it.
@@ -107,7 +107,7 @@ class MariaDbBackend {
     void interrupt(const std::string&) { server_->stop(); }
     void restore() { server_->start(); }
 
-  private:
+private:
     inline static std::unique_ptr<testsupport::MariaDbServer> server_;
     inline static int databases_ = 0;
 };

@@ -228,7 +228,7 @@ User migratedUser(std::int64_t legacyId, std::int64_t orgId, std::string email) 
 
 template <typename Backend>
 class StoreConformanceTest : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() { Backend::startSuite(); }
     static void TearDownTestSuite() { Backend::stopSuite(); }
 
@@ -263,13 +263,13 @@ class StoreConformanceTest : public ::testing::Test {
 
     // While it lives the database cannot be reached; afterwards it can again.
     class Outage {
-      public:
+    public:
         Outage(Backend& backend, const std::string& dsn) : backend_(backend) { backend_.interrupt(dsn); }
         ~Outage() { backend_.restore(); }
         Outage(const Outage&) = delete;
         Outage& operator=(const Outage&) = delete;
 
-      private:
+    private:
         Backend& backend_;
     };
 

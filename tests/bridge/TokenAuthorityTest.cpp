@@ -50,7 +50,7 @@ void expectRejected(const TokenAuthority& authority, const std::string& token) {
 }
 
 class TokenAuthorityTest : public ::testing::Test {
-  protected:
+protected:
     const TokenAuthority authority_{std::string(kSecret)};
 };
 

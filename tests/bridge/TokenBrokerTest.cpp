@@ -88,7 +88,7 @@ std::int64_t millisecondsSince(Clock::time_point start) {
 
 // Counts the store calls the broker makes: a warm request must make none.
 class CountingStore : public SqliteStore {
-  public:
+public:
     using SqliteStore::SqliteStore;
 
     std::optional<User> findUser(std::int64_t legacyId) override {
@@ -121,7 +121,7 @@ class CountingStore : public SqliteStore {
 };
 
 class TokenBrokerTest : public ::testing::Test {
-  protected:
+protected:
     TokenBrokerTest() : directory_(makeDirectory()), store_(databasePath(), kPoolSize) {
         migrations::upgradeSchema(store_);
     }

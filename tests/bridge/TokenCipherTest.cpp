@@ -23,7 +23,7 @@ std::string flipByte(const std::string& ciphertext, std::size_t index) {
 }
 
 class TokenCipherTest : public ::testing::Test {
-  protected:
+protected:
     const std::string keyA_ = newKey();
     const std::string keyB_ = newKey();
     const TokenCipher cipher_ = TokenCipher::fromSpec("a:" + keyA_);

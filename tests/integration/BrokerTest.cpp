@@ -127,7 +127,7 @@ std::set<std::string> grantedTokens(const std::vector<HttpResult>& answers) {
 // A whole server in-process per suite (ctest runs every test in a process of its own), with helpers for both panels
 // and the broker. Every answer of a panel or the callback is kept, and none may carry a token (TearDown).
 class BrokerHttpTest : public ::testing::Test {
-  protected:
+protected:
     static void startServer(ServerHarness::Options options) { server_ = new ServerHarness(std::move(options)); }
     static void TearDownTestSuite() {
         delete server_;
@@ -306,7 +306,7 @@ class BrokerHttpTest : public ::testing::Test {
     std::string support_;
     std::string syncEngine_;
 
-  private:
+private:
     static inline ServerHarness* server_ = nullptr;
     std::mutex mutex_;
     std::vector<std::string> panelAnswers_;
@@ -315,7 +315,7 @@ class BrokerHttpTest : public ::testing::Test {
 
 // The default server: a 2 s Salesforce timeout, keep-alive at its default (24 h), so nothing refreshes on its own.
 class BrokerTest : public BrokerHttpTest {
-  protected:
+protected:
     static void SetUpTestSuite() { startServer({}); }
 };
 
@@ -764,7 +764,7 @@ INSTANTIATE_TEST_SUITE_P(
 // --- a hanging Salesforce, with the timeout shortened ---
 
 class BrokerTimeoutTest : public BrokerHttpTest {
-  protected:
+protected:
     static constexpr auto kSalesforceTimeout = 800ms;
     static void SetUpTestSuite() {
         ServerHarness::Options options;
@@ -804,7 +804,7 @@ TEST_F(BrokerTimeoutTest, HangingSalesforceAnswers503WithinTheTimeoutAndLeavesTh
 // --- keep-alive, with the interval shortened to two seconds ---
 
 class BrokerKeepAliveTest : public BrokerHttpTest {
-  protected:
+protected:
     static constexpr auto kKeepAlive = 2s;
     static void SetUpTestSuite() {
         ServerHarness::Options options;
@@ -870,20 +870,20 @@ TEST_F(BrokerKeepAliveTest, IdleConnectionWhoseRefreshTokenExpiredIsLostInTheBac
 
 // A temporary directory, removed with everything in it.
 class ScratchDirectory {
-  public:
+public:
     ScratchDirectory() : path_(Poco::TemporaryFile::tempName()) { Poco::File(path_).createDirectories(); }
     ~ScratchDirectory() { Poco::File(path_).remove(true); }
     ScratchDirectory(const ScratchDirectory&) = delete;
     ScratchDirectory& operator=(const ScratchDirectory&) = delete;
     const std::string& path() const { return path_; }
 
-  private:
+private:
     std::string path_;
 };
 
 // One `bridge serve` child process; its port from the "listening on port N" log line.
 class ServeProcess {
-  public:
+public:
     explicit ServeProcess(std::map<std::string, std::string> environment)
         : process_({.executable = BRIDGE_EXECUTABLE,
                     .arguments = {"serve"},
@@ -904,7 +904,7 @@ class ServeProcess {
     int port() const { return port_; }
     std::string output() const { return process_.output(); }
 
-  private:
+private:
     ChildProcess process_;
     int port_ = 0;
 };

@@ -109,7 +109,7 @@ HttpAnswer httpGet(int port, const std::string& path, const std::string& bearerT
 }
 
 class CommandLineTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { Poco::File(directory_).createDirectories(); }
     void TearDown() override { Poco::File(directory_).remove(true); }
 

@@ -68,7 +68,7 @@ std::string signedToken(const std::string& role, const std::vector<std::int64_t>
 
 // One `bridge serve` child process; its port from the "listening on port N" log line.
 class BridgeInstance {
-  public:
+public:
     explicit BridgeInstance(std::map<std::string, std::string> environment)
         : process_({.executable = BRIDGE_EXECUTABLE,
                     .arguments = {"serve"},
@@ -89,14 +89,14 @@ class BridgeInstance {
     int port() const { return port_; }
     void crash() { process_.kill(); }
 
-  private:
+private:
     ChildProcess process_;
     int port_ = 0;
 };
 
 // Two instances on one MariaDB and one stand-in, configured alike: what a load balancer would have behind it.
 class Fleet {
-  public:
+public:
     explicit Fleet(std::optional<int> keepAliveSeconds) {
         database_.createDatabase("bridge");
         database_.createUser("bridge", "bridge_pw", "bridge");
@@ -124,7 +124,7 @@ class Fleet {
     BridgeInstance& instanceA() { return *instanceA_; }
     BridgeInstance& instanceB() { return *instanceB_; }
 
-  private:
+private:
     MariaDbServer database_;
     StandinProcess salesforce_;
     std::unique_ptr<BridgeInstance> instanceA_;
@@ -193,7 +193,7 @@ std::string accessTokenOf(const HttpResult& answer) { return answer.json()->getV
 // Panel and broker requests from a few threads, through both instances in turn, until stopped: what a fleet serves
 // while its database goes away and comes back. Every answer must be a success or the store's 503.
 class BackgroundLoad {
-  public:
+public:
     struct Outcome {
         std::vector<std::string> unexpectedAnswers;
         Clock::duration slowestAnswer{};
@@ -226,7 +226,7 @@ class BackgroundLoad {
         return outcome_;
     }
 
-  private:
+private:
     static constexpr int kWorkers = 4;
 
     void request(const Profile& profile, std::int64_t brokerUserId, int port, int worker, int sequence) {
@@ -238,12 +238,8 @@ class BackgroundLoad {
         HttpResult answer;
         try {
             switch (sequence % 4) {
-                case 0:
-                    answer = httpCall(port, "GET", legacyConnectivityPath(profile.legacyOrgId), admin);
-                    break;
-                case 1:
-                    answer = httpCall(port, "GET", "/api/v2/profiles/" + profile.id + "/users", admin);
-                    break;
+                case 0: answer = httpCall(port, "GET", legacyConnectivityPath(profile.legacyOrgId), admin); break;
+                case 1: answer = httpCall(port, "GET", "/api/v2/profiles/" + profile.id + "/users", admin); break;
                 case 2:
                     answer = httpCall(port, "POST", kAccessTokenPath, syncEngineToken_, brokerBody(brokerUserId));
                     break;
@@ -279,7 +275,7 @@ class BackgroundLoad {
 // The fleet of the running suite: each suite starts its own in SetUpTestSuite (ctest runs every test in a process
 // of its own, so a suite's fleet is its tests' setup).
 class FleetTestBase : public ::testing::Test {
-  protected:
+protected:
     static void startFleet(std::optional<int> keepAliveSeconds) {
         fleet_ = new Fleet(keepAliveSeconds);
         syncEngineToken_ = signedToken("sync-engine");
@@ -373,14 +369,14 @@ class FleetTestBase : public ::testing::Test {
         ASSERT_EQ(answer.status, 204) << answer.body;
     }
 
-  private:
+private:
     static inline Fleet* fleet_ = nullptr;
     static inline std::string syncEngineToken_;  // brokerToken() runs on many threads at once
 };
 
 // Two instances with keep-alive at its default (24 h): no background refresh disturbs the counts.
 class FleetTest : public FleetTestBase {
-  protected:
+protected:
     static void SetUpTestSuite() { startFleet(std::nullopt); }
 };
 
@@ -703,7 +699,7 @@ TEST_F(FleetTest, StoreOutageAnswers503WithinSecondsAndFullServiceReturnsWithout
 
 // A fleet of its own: its test crashes one of the instances.
 class FleetCrashTest : public FleetTestBase {
-  protected:
+protected:
     static void SetUpTestSuite() { startFleet(std::nullopt); }
 };
 
@@ -742,7 +738,7 @@ TEST_F(FleetCrashTest, CrashedLeaseHolderBlocksTheOtherInstanceNoLongerThanItsLe
 
 // Two instances that look for idle connections every half second and refresh one idle for 2 s.
 class FleetKeepAliveTest : public FleetTestBase {
-  protected:
+protected:
     static constexpr int kKeepAliveSeconds = 2;
     static void SetUpTestSuite() { startFleet(kKeepAliveSeconds); }
 };

@@ -213,7 +213,7 @@ struct MigrateOutcome {
 };
 
 class MigrationTest : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() { mariadb_ = new testsupport::MariaDbServer(); }
     static void TearDownTestSuite() {
         delete mariadb_;

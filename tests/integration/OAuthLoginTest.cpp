@@ -81,7 +81,7 @@ std::string originOf(const std::string& url) {
 }
 
 class OAuthLoginTest : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() { server = new ServerHarness(); }
     static void TearDownTestSuite() {
         delete server;

@@ -1,14 +1,12 @@
 // Both panels end to end over HTTP, on one shared store: the behaviours of issue "bridge serve".
-#include <gtest/gtest.h>
-
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
-
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
+#include <gtest/gtest.h>
 
 #include <set>
 
@@ -80,8 +78,9 @@ TEST_F(PanelsTest, ToggleWrittenThroughLegacyIsReadThroughBothPanelsAtOnce) {
 
 TEST_F(PanelsTest, UserCreatedThroughNewPanelIsReadThroughLegacyPanel) {
     const auto token = server->orgAdminToken({1043});
-    auto created = server->call("POST", profilePath(1043) + "/users", token,
-                                R"({"email": "Dora@Globex.example", "displayName": "Dora \u00e9", "salesforceUserId": "005xx000001SvYb", "active": true})");
+    auto created = server->call(
+        "POST", profilePath(1043) + "/users", token,
+        R"({"email": "Dora@Globex.example", "displayName": "Dora \u00e9", "salesforceUserId": "005xx000001SvYb", "active": true})");
     ASSERT_EQ(created.status, 201) << created.body;
     auto user = created.json();
     EXPECT_EQ(user->getValue<std::string>("salesforceUserId"), "005xx000001SvYbAAK");
@@ -114,8 +113,8 @@ TEST_F(PanelsTest, PagingOf120UsersSeesEachExactlyOnceInBothPanels) {
     const auto token = server->orgAdminToken({1042});
     std::set<std::int64_t> legacySeen;
     for (int offset = 0;; offset += 50) {
-        auto page = server->call("GET", "/legacy/api/organizations/1042/users?offset=" + std::to_string(offset) +
-                                             "&limit=50", token);
+        auto page = server->call(
+            "GET", "/legacy/api/organizations/1042/users?offset=" + std::to_string(offset) + "&limit=50", token);
         ASSERT_EQ(page.status, 200);
         auto data = page.json()->getObject("data");
         EXPECT_EQ(data->getValue<int>("total"), 120);
@@ -131,8 +130,8 @@ TEST_F(PanelsTest, PagingOf120UsersSeesEachExactlyOnceInBothPanels) {
     std::string cursor;
     int pages = 0;
     do {
-        auto page = server->call("GET", profilePath(1042) + "/users?limit=50" + (cursor.empty() ? "" : "&cursor=" + cursor),
-                                 token);
+        auto page = server->call(
+            "GET", profilePath(1042) + "/users?limit=50" + (cursor.empty() ? "" : "&cursor=" + cursor), token);
         ASSERT_EQ(page.status, 200);
         auto body = page.json();
         auto items = body->getArray("items");
@@ -169,10 +168,14 @@ TEST_F(PanelsTest, OrgAdminOfOneOrganizationGetsNotFoundForAnotherOnEveryPath) {
     }
     const std::string other = profilePath(1042);
     const std::vector<std::pair<std::string, std::string>> modernCalls{
-        {"GET", other + "/connectivity"},          {"POST", other + "/connectivity/crm/login"},
-        {"POST", other + "/connectivity/crm/refresh"}, {"DELETE", other + "/connectivity/crm"},
-        {"GET", other + "/connectivity/events"},   {"GET", other + "/users"},
-        {"POST", other + "/users"},                {"PATCH", other + "/users/" + userIdFor(10000)},
+        {"GET", other + "/connectivity"},
+        {"POST", other + "/connectivity/crm/login"},
+        {"POST", other + "/connectivity/crm/refresh"},
+        {"DELETE", other + "/connectivity/crm"},
+        {"GET", other + "/connectivity/events"},
+        {"GET", other + "/users"},
+        {"POST", other + "/users"},
+        {"PATCH", other + "/users/" + userIdFor(10000)},
     };
     for (const auto& [method, path] : modernCalls) {
         auto result = server->call(method, path, token, method == "GET" || method == "DELETE" ? "" : "{}");
@@ -194,7 +197,8 @@ TEST_F(PanelsTest, AuthenticationAndRolesAnswer401And403InEachFamilysShape) {
     EXPECT_EQ(garbage.json()->getValue<std::string>("code"), "UNAUTHORIZED");
     auto syncOnPanel = server->call("GET", "/api/v2/profiles", server->syncEngineToken());
     EXPECT_EQ(syncOnPanel.status, 403);
-    auto adminCreatesProfile = server->call("POST", "/api/v2/profiles", server->orgAdminToken({1042}), R"({"name":"X"})");
+    auto adminCreatesProfile =
+        server->call("POST", "/api/v2/profiles", server->orgAdminToken({1042}), R"({"name":"X"})");
     EXPECT_EQ(adminCreatesProfile.status, 403);
     auto created = server->call("POST", "/api/v2/profiles", server->supportToken(), R"({"name":"New \u2603"})");
     ASSERT_EQ(created.status, 201) << created.body;
@@ -241,8 +245,8 @@ TEST_F(PanelsTest, BodyOver64KiBIsRefusedAndKeepAliveSurvivesErrors) {
     EXPECT_FALSE(legacyTooLarge.json()->getValue<bool>("success"));
 
     // A chunked body gives no length up front: it is refused once it passes 64 KiB.
-    auto chunked = httpCall(server->port(), "POST", profilePath(1042) + "/users", token, huge,
-                            {{"Transfer-Encoding", "chunked"}});
+    auto chunked =
+        httpCall(server->port(), "POST", profilePath(1042) + "/users", token, huge, {{"Transfer-Encoding", "chunked"}});
     EXPECT_EQ(chunked.status, 413);
 
     // A request refused before its body was read leaves the connection usable for the next one.

@@ -90,8 +90,10 @@ ServerHarness::ServerHarness(Options options) {
     }
     // The callback host is only used to build the built-in return pages' URLs.
     config_.salesforce.callbackUrl = "http://127.0.0.1:1/oauth/salesforce/callback";
-    config_.panel.legacyReturnUrl = options.legacyReturnUrl.empty() ? "https://legacy.example/sf" : options.legacyReturnUrl;
-    config_.panel.modernReturnUrl = options.modernReturnUrl.empty() ? "https://modern.example/crm" : options.modernReturnUrl;
+    config_.panel.legacyReturnUrl =
+        options.legacyReturnUrl.empty() ? "https://legacy.example/sf" : options.legacyReturnUrl;
+    config_.panel.modernReturnUrl =
+        options.modernReturnUrl.empty() ? "https://modern.example/crm" : options.modernReturnUrl;
     service_ = std::make_unique<app::BridgeService>(config_);
     service_->start();
 }

@@ -65,8 +65,7 @@ public:
     }
 
     // Seeds an organization with users as the migrator lands them (legacy ids kept).
-    Organization seedOrganization(std::int64_t legacyId, const std::string& name, int users,
-                                  std::int64_t firstUserId);
+    Organization seedOrganization(std::int64_t legacyId, const std::string& name, int users, std::int64_t firstUserId);
 
 private:
     std::string directory_;

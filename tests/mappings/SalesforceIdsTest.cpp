@@ -50,8 +50,8 @@ INSTANTIATE_TEST_SUITE_P(
         IdPair{"Abcde0Bcde00Ccc", "Abcde0Bcde00CccBCE"}, IdPair{"abcdEaaaaa0000A", "abcdEaaaaa0000AQAQ"}));
 
 TEST(SalesforceIds, RefusesALongFormWhoseSuffixIsNotOne) {
-    for (const std::string_view id : {"001A0000006Vm9r999",   // '9' is outside the suffix alphabet
-                                      "001A0000006Vm9r6AC",   // '6' likewise
+    for (const std::string_view id : {"001A0000006Vm9r999",     // '9' is outside the suffix alphabet
+                                      "001A0000006Vm9r6AC",     // '6' likewise
                                       "001A0000006Vm9rIAD"}) {  // 'D' marks the digit '6' as upper case
         SCOPED_TRACE(id);
         EXPECT_EQ(toSalesforceId18(id), std::nullopt);

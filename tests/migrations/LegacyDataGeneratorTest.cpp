@@ -29,7 +29,7 @@ std::int64_t scalar(sql::Connection& connection, const std::string& statement) {
 }
 
 class LegacyDataGeneratorTest : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() {
         server_ = new MariaDbServer();
         server_->createDatabase("legacy");

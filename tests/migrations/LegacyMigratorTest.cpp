@@ -36,7 +36,7 @@ std::vector<std::string> lines(const std::string& text) {
 }
 
 class LegacyMigratorTest : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() {
         server_ = new testsupport::MariaDbServer();
         server_->createDatabase("legacy");

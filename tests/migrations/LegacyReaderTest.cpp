@@ -19,7 +19,7 @@ constexpr std::int64_t kOrganizations = 75;
 constexpr int kUsersPerOrganization = 3;
 
 class LegacyReaderTest : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() {
         server_ = new testsupport::MariaDbServer();
         server_->createDatabase("legacy");

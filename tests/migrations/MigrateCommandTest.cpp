@@ -14,7 +14,7 @@ namespace bridge::migrations {
 namespace {
 
 class MigrateCommandTest : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() {
         server_ = new testsupport::MariaDbServer();
         server_->createDatabase("legacy");

@@ -11,11 +11,11 @@ namespace {
 using namespace std::chrono_literals;
 
 class FakeClock {
-  public:
+public:
     MigrationProgress::Clock::time_point now() const { return now_; }
     void advance(MigrationProgress::Clock::duration by) { now_ += by; }
 
-  private:
+private:
     MigrationProgress::Clock::time_point now_{};
 };
 

@@ -11,7 +11,7 @@ namespace bridge::standin::test {
 namespace {
 
 class FaultTest : public StandinServerTest {
-  protected:
+protected:
     void SetUp() override { refreshToken_ = client_.login()->getValue<std::string>("refresh_token"); }
 
     void inject(const std::string& json) const {

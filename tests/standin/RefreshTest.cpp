@@ -8,7 +8,7 @@ namespace bridge::standin::test {
 namespace {
 
 class RefreshTest : public StandinServerTest {
-  protected:
+protected:
     static std::string refreshTokenOf(const Poco::JSON::Object::Ptr& token) {
         return token->getValue<std::string>("refresh_token");
     }

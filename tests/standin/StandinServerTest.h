@@ -12,7 +12,7 @@ namespace bridge::standin::test {
 
 // A stand-in started in this process on an ephemeral port, and a client for it.
 class StandinServerTest : public ::testing::Test {
-  protected:
+protected:
     StandinServerTest() : client_(startedBaseUrl(), "bridge-demo-client", "bridge-demo-secret") {}
 
     std::int64_t counter(const std::string& name) const { return client_.counters()->getValue<Poco::Int64>(name); }
@@ -23,7 +23,7 @@ class StandinServerTest : public ::testing::Test {
     StandinServer server_;
     StandinTestClient client_;
 
-  private:
+private:
     std::string startedBaseUrl() {
         server_.start();
         return server_.baseUrl();

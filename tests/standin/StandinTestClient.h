@@ -17,7 +17,7 @@ inline const std::string kFullScope = "api refresh_token";
 
 // Plays the bridge (and the admin's browser) against a stand-in, the way SALESFORCE.md describes the calls.
 class StandinTestClient {
-  public:
+public:
     StandinTestClient(std::string baseUrl, std::string clientId, std::string clientSecret);
 
     const std::string& baseUrl() const { return baseUrl_; }
@@ -35,7 +35,7 @@ class StandinTestClient {
     HttpReply control(const std::string& path, const std::string& json = "{}") const;
     Poco::JSON::Object::Ptr counters() const;
 
-  private:
+private:
     std::string baseUrl_;
     std::string clientId_;
     std::string clientSecret_;

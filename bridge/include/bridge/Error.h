@@ -9,17 +9,17 @@ namespace bridge {
 // Every failure a request can end in. Each panel maps a code to its HTTP status and wire code in one function
 // (legacy::errorToWire, modern::errorToProblem); nothing else decides statuses.
 enum class ErrorCode {
-    Unauthenticated,            // missing, malformed, expired or badly signed bearer token
-    Forbidden,                  // a valid token whose role may not use the endpoint at all
-    RouteNotFound,              // no such path in the family
-    OrganizationNotFound,       // unknown, or outside the caller's scope
-    UserNotFound,               // unknown, or outside the caller's scope
-    ValidationFailed,           // bad JSON, missing or mistyped field, out-of-range value
-    PayloadTooLarge,            // a body over 64 KiB
-    AuthMethodUnavailable,      // legacy "apiOnlyUser"
-    ServiceAccountLoginDisabled,// legacy toggle off
-    NothingToReconnect,         // never connected (legacy reconnect)
-    NotConnected,               // never connected (new refresh), or broker with no usable connection
+    Unauthenticated,              // missing, malformed, expired or badly signed bearer token
+    Forbidden,                    // a valid token whose role may not use the endpoint at all
+    RouteNotFound,                // no such path in the family
+    OrganizationNotFound,         // unknown, or outside the caller's scope
+    UserNotFound,                 // unknown, or outside the caller's scope
+    ValidationFailed,             // bad JSON, missing or mistyped field, out-of-range value
+    PayloadTooLarge,              // a body over 64 KiB
+    AuthMethodUnavailable,        // legacy "apiOnlyUser"
+    ServiceAccountLoginDisabled,  // legacy toggle off
+    NothingToReconnect,           // never connected (legacy reconnect)
+    NotConnected,                 // never connected (new refresh), or broker with no usable connection
     EmailTaken,
     AddinNotSupported,
     SyncSuspended,

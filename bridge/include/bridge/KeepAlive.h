@@ -21,7 +21,7 @@ struct KeepAliveSettings {
 // connection idle for idleAfter, through the broker's single flight (lease, rotation and loss as for requests).
 // Looks once on start and then every checkEvery; stops within one Salesforce call.
 class KeepAlive {
-  public:
+public:
     KeepAlive(TokenBroker& broker, Store& store, KeepAliveSettings settings);
     ~KeepAlive();
 
@@ -31,7 +31,7 @@ class KeepAlive {
     // Idempotent; returns once the thread has ended.
     void stop();
 
-  private:
+private:
     void run();
     void refreshIdleConnections();
     bool stopRequested();

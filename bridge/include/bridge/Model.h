@@ -50,15 +50,15 @@ struct Connection {
     bool serviceAccountLoginEnabled = false;  // the legacy toggle
     std::string authorizationMethod = "oauth";
     ConnectionStatus status = ConnectionStatus::NotConnected;
-    std::optional<Environment> environment;  // the last connection's, kept while NotConnected
-    std::optional<std::string> serviceAccountUserId;    // 18 characters
+    std::optional<Environment> environment;           // the last connection's, kept while NotConnected
+    std::optional<std::string> serviceAccountUserId;  // 18 characters
     std::optional<std::string> serviceAccountUsername;
-    std::optional<std::string> salesforceOrgId;         // 18 characters
+    std::optional<std::string> salesforceOrgId;  // 18 characters
     std::optional<std::string> instanceUrl;
     std::optional<SealedToken> refreshToken;
     std::optional<UnixSeconds> statusChangedAt;
     std::optional<UnixSeconds> connectedAt;
-    std::optional<std::string> lastError;  // "error: description" as Salesforce answered
+    std::optional<std::string> lastError;      // "error: description" as Salesforce answered
     std::optional<UnixSeconds> lastRefreshAt;  // last time the refresh token was used at Salesforce
     // Set when an admin changed the connection through a panel; the migrator never overwrites such a row.
     std::optional<UnixSeconds> changedByAdminAt;

@@ -19,7 +19,7 @@ namespace bridge {
 // the identity URL. Holds no mutable state, so one client serves every thread. Tokens, codes, verifiers and the
 // client secret never reach a log line, an exception or a failure.
 class SalesforceClient {
-  public:
+public:
     struct Pkce {
         std::string verifier;   // 43 unreserved characters from 32 random bytes
         std::string challenge;  // base64url(SHA-256(verifier)), unpadded
@@ -42,7 +42,7 @@ class SalesforceClient {
 
     IdentityResult fetchIdentity(std::string_view identityUrl, std::string_view accessToken) const;
 
-  private:
+private:
     const std::string& loginUrl(Environment environment) const;
     std::string endpoint(Environment environment, std::string_view path) const;
     // One POST to the token endpoint, classified.

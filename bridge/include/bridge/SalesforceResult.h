@@ -10,7 +10,7 @@ namespace bridge {
 // What a call to Salesforce produced: the value it asked for, or why there is none.
 template <typename Value>
 class SalesforceResult {
-  public:
+public:
     // Implicit, like std::optional's, so that a call returns either alternative plainly.
     SalesforceResult(Value value) : outcome_(std::move(value)) {}
     SalesforceResult(SalesforceFailure failure) : outcome_(std::move(failure)) {}
@@ -21,7 +21,7 @@ class SalesforceResult {
     const Value& value() const { return std::get<Value>(outcome_); }
     const SalesforceFailure& failure() const { return std::get<SalesforceFailure>(outcome_); }
 
-  private:
+private:
     std::variant<Value, SalesforceFailure> outcome_;
 };
 

@@ -27,7 +27,7 @@ struct SalesforceResponse {
 // immutable TLS context. TLS with certificate and host name verification; plain HTTP only to a loopback host (the
 // stand-in), any other http:// URL is refused unsent. Every transport problem is a Transient failure.
 class SalesforceTransport {
-  public:
+public:
     static constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
 
     // timeout bounds each send as a whole: connect, send and receive (host name resolution excepted).
@@ -35,7 +35,7 @@ class SalesforceTransport {
 
     SalesforceResult<SalesforceResponse> send(const SalesforceRequest& request) const;
 
-  private:
+private:
     std::chrono::milliseconds timeout_;
     Poco::Net::Context::Ptr tlsContext_;
 };

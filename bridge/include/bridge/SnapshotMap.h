@@ -20,7 +20,7 @@ namespace bridge {
 // after the change was announced.
 template <typename Key, typename Snapshot>
 class SnapshotMap {
-  public:
+public:
     using Clock = std::chrono::steady_clock;
     using Pointer = std::shared_ptr<const Snapshot>;
 
@@ -64,7 +64,7 @@ class SnapshotMap {
         entries_.erase(key);
     }
 
-  private:
+private:
     static constexpr std::size_t kReloadStripes = 64;
     // Stale entries are never served again, so dropping them now and then bounds the map by what was used lately.
     static constexpr std::size_t kSweepEveryInserts = 4096;

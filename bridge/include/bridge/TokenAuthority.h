@@ -20,13 +20,13 @@ struct Principal {
     std::string subject;
     Role role = Role::OrgAdmin;               // with no organizations: sees nothing
     std::vector<std::int64_t> organizations;  // claim "orgs": legacy integer ids, what an org-admin may see
-    std::int64_t expiresAt = 0;  // claim "exp", seconds since the epoch; set by verify()
+    std::int64_t expiresAt = 0;               // claim "exp", seconds since the epoch; set by verify()
 };
 
 // Issues and verifies the admin and sync-engine bearer tokens: JWTs signed with HS256 and nothing else.
 // Immutable after construction, hence safe for concurrent use.
 class TokenAuthority {
-  public:
+public:
     explicit TokenAuthority(std::string secret);
     TokenAuthority(const TokenAuthority&) = delete;
     TokenAuthority& operator=(const TokenAuthority&) = delete;
@@ -38,7 +38,7 @@ class TokenAuthority {
     // that carries sub, role, exp and, for an org-admin, orgs.
     Principal verify(std::string_view bearerToken) const;
 
-  private:
+private:
     std::string secret_;
 };
 

@@ -56,7 +56,7 @@ struct BrokerSettings {
 // takes the store's refresh lease so that one instance at a time refreshes, and the others wait for what it stores.
 // Thread-safe.
 class TokenBroker {
-  public:
+public:
     TokenBroker(Store& store, const SalesforceClient& salesforce, const TokenCipher& cipher, Metrics& metrics,
                 BrokerSettings settings);
     ~TokenBroker();
@@ -80,7 +80,7 @@ class TokenBroker {
     // single flight as requests. Throws Error like accessToken.
     void keepAlive(std::int64_t orgId, UnixSeconds idleBefore);
 
-  private:
+private:
     using Clock = std::chrono::steady_clock;
     struct UserSnapshot;
     struct OrganizationSnapshot;

@@ -14,14 +14,14 @@ namespace bridge {
 
 // The key list or the active key id is unusable. The message names the offending entry, never key material.
 class TokenCipherConfigError : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 
 // A sealed token cannot be opened: unknown key id, tampered, or sealed for other associated data.
 // The message never carries plaintext or key bytes.
 class TokenCipherError : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 
@@ -30,7 +30,7 @@ class TokenCipherError : public std::runtime_error {
 // The associated data (e.g. "org:1042:refresh") is authenticated, so a ciphertext only opens for the row it was
 // sealed for. Immutable after construction, hence safe for concurrent use.
 class TokenCipher {
-  public:
+public:
     // keys: "ID:BASE64(32 bytes),ID2:BASE64(32 bytes)"; the active key defaults to the first.
     static TokenCipher fromSpec(std::string_view keys, std::optional<std::string> activeKeyId = std::nullopt);
 
@@ -47,7 +47,7 @@ class TokenCipher {
     bool needsResealing(const SealedToken& sealed) const;
     const std::string& activeKeyId() const;
 
-  private:
+private:
     static constexpr std::size_t kKeyBytes = 32;
 
     struct Key {

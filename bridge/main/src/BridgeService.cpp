@@ -1,5 +1,6 @@
 #include "app/BridgeService.h"
 
+#include "app/OpenApiDocument.h"
 #include "bridge/Logging.h"
 #include "bridge/OAuthCallbackApi.h"
 #include "bridge/OperationsApi.h"
@@ -9,7 +10,6 @@
 #include "migrations/SchemaCatalog.h"
 #include "modern/BrokerApi.h"
 #include "modern/ModernApi.h"
-#include "app/OpenApiDocument.h"
 
 namespace bridge::app {
 
@@ -33,7 +33,8 @@ TokenCipher cipherFrom(const CryptoConfig& crypto) {
 }  // namespace
 
 void checkServeConfig(const Config& config) {
-    if (config.crypto.keys.empty()) throw ConfigError("crypto.keys is required: serve refuses to store tokens unencrypted");
+    if (config.crypto.keys.empty())
+        throw ConfigError("crypto.keys is required: serve refuses to store tokens unencrypted");
     if (config.admin.jwtSecret.empty()) throw ConfigError("admin.jwtSecret is required to verify bearer tokens");
     cipherFrom(config.crypto);
 }
@@ -89,8 +90,8 @@ void BridgeService::start() {
         KeepAliveSettings keepAlive;
         keepAlive.idleAfter = config_.salesforce.keepAliveInterval;
         // Look for idle connections a few times per interval, at most every minute.
-        keepAlive.checkEvery = std::min<std::chrono::milliseconds>(config_.salesforce.keepAliveInterval / 4,
-                                                                  std::chrono::minutes(1));
+        keepAlive.checkEvery =
+            std::min<std::chrono::milliseconds>(config_.salesforce.keepAliveInterval / 4, std::chrono::minutes(1));
         keepAlive_ = std::make_unique<KeepAlive>(*broker_, *store_, keepAlive);
     }
     server_->start();

@@ -60,39 +60,40 @@ void printGuide(const Config& config, const BridgeService& service, const standi
     const auto acmeAdmin = authority.issue({"ann-admin", Role::OrgAdmin, {1042}}, std::chrono::hours(8));
     const auto syncEngine = authority.issue({"sync-engine", Role::SyncEngine, {}}, std::chrono::hours(8));
     const std::string connectivity = base + "/legacy/api/organizations/1042/salesforce-connectivity";
-    std::cout << "bridge demo is running (Ctrl-C stops it).\n\n"
-              << "  server:               " << base << "\n"
-              << "  Salesforce stand-in:  " << salesforce.baseUrl() << " (control: " << salesforce.baseUrl()
-              << "/control/counters)\n"
-              << "  store:                " << config.store.dsn << "\n\n"
-              << "Tokens (8 hours):\n"
-              << "  export SUPPORT='" << support << "'\n"
-              << "  export ADMIN='" << acmeAdmin << "'    # org-admin of organization 1042 only\n"
-              << "  export SYNC='" << syncEngine << "'\n\n"
-              << "Try the legacy panel:\n"
-              << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/legacy/api/organizations\n"
-              << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << connectivity << "\n\n"
-              << "Log in with the service account (the whole OAuth round trip):\n"
-              << "  curl -s -X PUT -H \"Authorization: Bearer $ADMIN\" -d '{\"loginUsingServiceAccount\": true}' "
-              << connectivity << "\n"
-              << "  URL=$(curl -s -X POST -H \"Authorization: Bearer $ADMIN\" -d '{\"environment\": \"production\"}' "
-              << connectivity << "/connect | sed -E 's/.*\"authorizationUrl\":\"([^\"]*)\".*/\\1/')\n"
-              << "  CALLBACK=$(curl -s -o /dev/null -w '%{redirect_url}' \"$URL\")   # Salesforce approves at once\n"
-              << "  curl -s -o /dev/null -w '%{redirect_url}\\n' \"$CALLBACK\"          # back to the panel's page\n"
-              << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << connectivity << "\n\n"
-              << "The sync engine asks for an access token for user 77 (one refresh at the stand-in, then the cache):\n"
-              << "  curl -s -X POST -H \"Authorization: Bearer $SYNC\" -d '{\"legacyUserId\": 77, \"client\": \"sync\"}' "
-              << base << "/internal/v1/salesforce/access-token\n"
-              << "  curl -s " << salesforce.baseUrl() << "/control/counters\n\n"
-              << "The same organization through the new panel:\n"
-              << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/api/v2/profiles\n"
-              << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/api/v2/profiles/" << profileIdFor(1042)
-              << "/connectivity\n"
-              << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/api/v2/profiles/" << profileIdFor(1042)
-              << "/connectivity/events\n\n"
-              << "Operations: " << base << "/healthz  " << base << "/readyz  " << base << "/metrics  " << base
-              << "/openapi.json\n"
-              << std::flush;
+    std::cout
+        << "bridge demo is running (Ctrl-C stops it).\n\n"
+        << "  server:               " << base << "\n"
+        << "  Salesforce stand-in:  " << salesforce.baseUrl() << " (control: " << salesforce.baseUrl()
+        << "/control/counters)\n"
+        << "  store:                " << config.store.dsn << "\n\n"
+        << "Tokens (8 hours):\n"
+        << "  export SUPPORT='" << support << "'\n"
+        << "  export ADMIN='" << acmeAdmin << "'    # org-admin of organization 1042 only\n"
+        << "  export SYNC='" << syncEngine << "'\n\n"
+        << "Try the legacy panel:\n"
+        << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/legacy/api/organizations\n"
+        << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << connectivity << "\n\n"
+        << "Log in with the service account (the whole OAuth round trip):\n"
+        << "  curl -s -X PUT -H \"Authorization: Bearer $ADMIN\" -d '{\"loginUsingServiceAccount\": true}' "
+        << connectivity << "\n"
+        << "  URL=$(curl -s -X POST -H \"Authorization: Bearer $ADMIN\" -d '{\"environment\": \"production\"}' "
+        << connectivity << "/connect | sed -E 's/.*\"authorizationUrl\":\"([^\"]*)\".*/\\1/')\n"
+        << "  CALLBACK=$(curl -s -o /dev/null -w '%{redirect_url}' \"$URL\")   # Salesforce approves at once\n"
+        << "  curl -s -o /dev/null -w '%{redirect_url}\\n' \"$CALLBACK\"          # back to the panel's page\n"
+        << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << connectivity << "\n\n"
+        << "The sync engine asks for an access token for user 77 (one refresh at the stand-in, then the cache):\n"
+        << "  curl -s -X POST -H \"Authorization: Bearer $SYNC\" -d '{\"legacyUserId\": 77, \"client\": \"sync\"}' "
+        << base << "/internal/v1/salesforce/access-token\n"
+        << "  curl -s " << salesforce.baseUrl() << "/control/counters\n\n"
+        << "The same organization through the new panel:\n"
+        << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/api/v2/profiles\n"
+        << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/api/v2/profiles/" << profileIdFor(1042)
+        << "/connectivity\n"
+        << "  curl -s -H \"Authorization: Bearer $ADMIN\" " << base << "/api/v2/profiles/" << profileIdFor(1042)
+        << "/connectivity/events\n\n"
+        << "Operations: " << base << "/healthz  " << base << "/readyz  " << base << "/metrics  " << base
+        << "/openapi.json\n"
+        << std::flush;
 }
 
 }  // namespace
@@ -121,7 +122,8 @@ int runDemo(Config config) {
     // Production through 127.0.0.1 and sandbox through localhost: one stand-in, two login hosts.
     config.salesforce.productionLoginUrl = "http://127.0.0.1:" + std::to_string(salesforce.port());
     config.salesforce.sandboxLoginUrl = "http://localhost:" + std::to_string(salesforce.port());
-    config.salesforce.callbackUrl = "http://localhost:" + std::to_string(config.http.port) + "/oauth/salesforce/callback";
+    config.salesforce.callbackUrl =
+        "http://localhost:" + std::to_string(config.http.port) + "/oauth/salesforce/callback";
 
     BridgeService service(config);
     seed(service.store());

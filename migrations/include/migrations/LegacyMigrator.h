@@ -38,7 +38,7 @@ struct MigrationSummary {
 // migrate and the summary last; progress and warnings go to standard error. While the store cannot be reached the
 // write is retried, up to `storeRetryBudget`, so a store restart does not end the run.
 class LegacyMigrator {
-  public:
+public:
     LegacyMigrator(Store& store, const LegacyOrganizationTranslator& translator, std::ostream& report,
                    std::shared_ptr<spdlog::logger> log,
                    std::chrono::milliseconds storeRetryBudget = std::chrono::seconds(60));
@@ -46,7 +46,7 @@ class LegacyMigrator {
     // The summary line is printed last, also when the run is aborted.
     MigrationSummary run(LegacyReader& reader, MigrationProgress& progress);
 
-  private:
+private:
     // A batch as the reading thread hands it over: every organization read, in id order, and the store writes of
     // those that migrate, in the same order.
     struct TranslatedBatch {

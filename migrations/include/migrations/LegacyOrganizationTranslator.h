@@ -25,7 +25,7 @@ struct TranslatedOrganization {
 // What one legacy organization becomes in the store, by the rules of OPERATIONS.md ("The migrator's promises").
 // No I/O: the migrator writes what this returns, and --verify compares the store with it.
 class LegacyOrganizationTranslator {
-  public:
+public:
     // `migratedAt` stamps the `migrated` events.
     LegacyOrganizationTranslator(const LegacyTokenDecryptor& decryptor, const TokenCipher& cipher,
                                  UnixSeconds migratedAt);
@@ -38,7 +38,7 @@ class LegacyOrganizationTranslator {
     // The associated data a migrated refresh token is sealed with.
     static std::string refreshTokenAssociatedData(std::int64_t orgId);
 
-  private:
+private:
     struct ConnectionOutcome {
         Connection connection;
         std::optional<std::string> skipReason;

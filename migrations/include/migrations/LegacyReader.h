@@ -18,7 +18,7 @@ namespace bridge::migrations {
 // what it holds at once is one batch, whatever the database's size. Throws sql::SQLException when the database
 // fails.
 class LegacyReader {
-  public:
+public:
     LegacyReader(const MySqlDsn& dsn, int batchSize);
     ~LegacyReader();
     LegacyReader(const LegacyReader&) = delete;
@@ -34,7 +34,7 @@ class LegacyReader {
     // the end. Independent of nextOrganizations().
     std::vector<LegacyOrphan> nextOrphans();
 
-  private:
+private:
     std::unique_ptr<sql::Connection> connection_;
     int batchSize_;
     std::int64_t lastOrganizationId_ = 0;

@@ -22,7 +22,7 @@ std::string_view describeLegacyTokenFailure(LegacyTokenFailure failure);
 // which key sealed it, so every configured key is tried in order; a key is right only when the padding checks out
 // and the result is what a Salesforce refresh token is, non-empty printable ASCII. Immutable, safe to share.
 class LegacyTokenDecryptor {
-  public:
+public:
     // legacy.tokenKeys: 64 hex characters per key, comma separated, spaces around a key ignored. Throws
     // bridge::ConfigError (naming the position, never key material) for anything else, or for no key at all.
     explicit LegacyTokenDecryptor(std::string_view tokenKeys);
@@ -36,7 +36,7 @@ class LegacyTokenDecryptor {
 
     std::size_t keyCount() const { return keys_.size(); }
 
-  private:
+private:
     using Key = std::array<unsigned char, 32>;
 
     std::optional<std::string> decryptWith(const Key& key, std::string_view ivAndCiphertext) const;

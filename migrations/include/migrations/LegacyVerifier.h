@@ -32,13 +32,13 @@ struct VerificationSummary {
 // ids.firstNewLegacyId and connections the server changed after the migration. Tokens are compared opened,
 // and never printed.
 class LegacyVerifier {
-  public:
+public:
     LegacyVerifier(Store& store, const LegacyOrganizationTranslator& translator, const TokenCipher& cipher,
                    std::int64_t firstNewLegacyId, std::ostream& report);
 
     VerificationSummary run(LegacyReader& reader, MigrationProgress& progress);
 
-  private:
+private:
     void verify(const LegacyOrganization& legacy, VerificationSummary& summary);
     std::map<std::int64_t, User> usersOf(std::int64_t orgId);
     bool heldElsewhere(const MigratedOrganization& expected, const std::map<std::int64_t, User>& storedUsers);

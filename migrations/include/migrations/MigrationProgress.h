@@ -12,7 +12,7 @@ namespace bridge::migrations {
 // place; otherwise a plain line now and then, fit for a log file. Either way it goes to standard error, so that
 // standard output carries only the report (the "skipped ..." lines and the summary) for scripts to read.
 class MigrationProgress {
-  public:
+public:
     enum class Style { LiveBar, PeriodicLines };
     using Clock = std::chrono::steady_clock;
     // Receives "\r<bar>" (LiveBar, no newline until finish) or one line without newline (PeriodicLines).
@@ -27,7 +27,7 @@ class MigrationProgress {
     // "1200/100000 organizations (1%), 2400/s, 0:00:41 left"
     std::string describe() const;
 
-  private:
+private:
     void show();
 
     std::int64_t total_;

@@ -25,7 +25,7 @@ struct StandinOptions {
 // The Salesforce stand-in: an HTTP server that behaves as contracts/SALESFORCE.md says, with a JSON control
 // interface under /control/ for identities, faults, policies and counters.
 class StandinServer {
-  public:
+public:
     explicit StandinServer(StandinOptions options = {});
     ~StandinServer();
 
@@ -40,7 +40,7 @@ class StandinServer {
     int port() const;
     std::string baseUrl() const;  // "http://HOST:PORT"
 
-  private:
+private:
     StandinOptions options_;
     std::shared_ptr<StandinState> state_;
     std::unique_ptr<Poco::ThreadPool> threadPool_;

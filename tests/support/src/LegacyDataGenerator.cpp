@@ -26,7 +26,7 @@ constexpr std::int64_t kTimeSpread = 10LL * 365 * 86400;
 
 // splitmix64: a tiny generator whose output is the same on every platform, unlike std's distributions.
 class Random {
-  public:
+public:
     explicit Random(std::uint64_t seed) : state_(seed) {}
 
     std::uint64_t next() {
@@ -38,7 +38,7 @@ class Random {
     std::uint64_t below(std::uint64_t bound) { return next() % bound; }
     bool percent(int chance) { return below(100) < static_cast<std::uint64_t>(chance); }
 
-  private:
+private:
     std::uint64_t state_;
 };
 
@@ -147,7 +147,7 @@ std::string legacyTime(std::int64_t seconds) { return sqlString(mappings::format
 
 // Multi-row INSERTs of up to kRowsPerStatement rows, each its own transaction (autocommit).
 class BulkInsert {
-  public:
+public:
     BulkInsert(sql::Connection& connection, std::string head) : connection_(connection), head_(std::move(head)) {}
 
     void add(const std::string& row) {
@@ -163,7 +163,7 @@ class BulkInsert {
         rows_ = 0;
     }
 
-  private:
+private:
     sql::Connection& connection_;
     std::string head_;
     std::string statement_;
@@ -275,7 +275,7 @@ bool hasEnvironment(LegacyCase connectivity) {
 }
 
 class Writer {
-  public:
+public:
     Writer(const LegacyDataSpec& spec, const LegacyDataGenerator& generator, sql::Connection& connection)
         : spec_(spec),
           generator_(generator),
@@ -318,7 +318,7 @@ class Writer {
         return std::move(manifest_);
     }
 
-  private:
+private:
     void note(LegacyCase legacyCase, std::int64_t orgId) { manifest_.organizations[legacyCase].push_back(orgId); }
 
     void writeOrphan(std::int64_t id, const OrganizationPlan& plan, Random& random) {
@@ -376,9 +376,7 @@ class Writer {
         int status = 1;
         std::optional<std::string> lastError;
         switch (plan.connectivity) {
-            case C::Established:
-                token = legacyEncrypt(currentKey_, generator_.refreshTokenOf(orgId), random);
-                break;
+            case C::Established: token = legacyEncrypt(currentKey_, generator_.refreshTokenOf(orgId), random); break;
             case C::EstablishedUnderOldKey:
                 token = legacyEncrypt(oldKey_, generator_.refreshTokenOf(orgId), random);
                 break;
@@ -388,11 +386,8 @@ class Writer {
                 lastError = std::string(kLastErrors[random.below(kLastErrors.size())]);
                 lastErrorOfCurrentOrganization_ = lastError;
                 break;
-            case C::TokenNull:
-                break;
-            case C::TokenEmpty:
-                token = "";
-                break;
+            case C::TokenNull: break;
+            case C::TokenEmpty: token = ""; break;
             case C::TokenUnderUnknownKey:
                 // Variant 1: under the current key after all, but what it holds is not a token (the "garbage"
                 // a wrong key rarely yields with valid padding).
@@ -407,11 +402,8 @@ class Writer {
                 token = legacyEncrypt(currentKey_, generator_.refreshTokenOf(orgId), random);
                 break;
             case C::NeverConnected:
-            case C::ApiOnlyUser:
-                status = 0;
-                break;
-            default:
-                throw std::logic_error("LegacyDataGenerator: not a connectivity case");
+            case C::ApiOnlyUser: status = 0; break;
+            default: throw std::logic_error("LegacyDataGenerator: not a connectivity case");
         }
         const bool toggle = plan.connectivity == C::ToggleOffWithToken ? false
                             : plan.connectivity == C::NeverConnected   ? random.percent(50)

@@ -10,44 +10,25 @@ namespace bridge::testsupport {
 
 std::string_view legacyCaseName(LegacyCase legacyCase) {
     switch (legacyCase) {
-        case LegacyCase::NoConnectivityRow:
-            return "no-connectivity-row";
-        case LegacyCase::NeverConnected:
-            return "never-connected";
-        case LegacyCase::Established:
-            return "established";
-        case LegacyCase::EstablishedUnderOldKey:
-            return "established-under-old-key";
-        case LegacyCase::Lost:
-            return "lost";
-        case LegacyCase::TokenNull:
-            return "token-null";
-        case LegacyCase::TokenEmpty:
-            return "token-empty";
-        case LegacyCase::TokenUnderUnknownKey:
-            return "token-under-unknown-key";
-        case LegacyCase::TokenNotBase64:
-            return "token-not-base64";
-        case LegacyCase::ToggleOffWithToken:
-            return "toggle-off-with-token";
-        case LegacyCase::ApiOnlyUser:
-            return "api-only-user";
-        case LegacyCase::SoftDeleted:
-            return "soft-deleted";
-        case LegacyCase::LowerCaseEnvironment:
-            return "lower-case-environment";
-        case LegacyCase::FifteenCharacterIds:
-            return "fifteen-character-ids";
-        case LegacyCase::UnusualName:
-            return "unusual-name";
-        case LegacyCase::CaseTwinUsers:
-            return "case-twin-users";
-        case LegacyCase::InactiveUser:
-            return "inactive-user";
-        case LegacyCase::OrphanConnectivityRow:
-            return "orphan-connectivity-row";
-        case LegacyCase::OrphanUsers:
-            return "orphan-users";
+        case LegacyCase::NoConnectivityRow: return "no-connectivity-row";
+        case LegacyCase::NeverConnected: return "never-connected";
+        case LegacyCase::Established: return "established";
+        case LegacyCase::EstablishedUnderOldKey: return "established-under-old-key";
+        case LegacyCase::Lost: return "lost";
+        case LegacyCase::TokenNull: return "token-null";
+        case LegacyCase::TokenEmpty: return "token-empty";
+        case LegacyCase::TokenUnderUnknownKey: return "token-under-unknown-key";
+        case LegacyCase::TokenNotBase64: return "token-not-base64";
+        case LegacyCase::ToggleOffWithToken: return "toggle-off-with-token";
+        case LegacyCase::ApiOnlyUser: return "api-only-user";
+        case LegacyCase::SoftDeleted: return "soft-deleted";
+        case LegacyCase::LowerCaseEnvironment: return "lower-case-environment";
+        case LegacyCase::FifteenCharacterIds: return "fifteen-character-ids";
+        case LegacyCase::UnusualName: return "unusual-name";
+        case LegacyCase::CaseTwinUsers: return "case-twin-users";
+        case LegacyCase::InactiveUser: return "inactive-user";
+        case LegacyCase::OrphanConnectivityRow: return "orphan-connectivity-row";
+        case LegacyCase::OrphanUsers: return "orphan-users";
     }
     return "unknown";
 }

@@ -10,8 +10,8 @@
 #include "bridge/Metrics.h"
 #include "bridge/SalesforceClient.h"
 #include "bridge/Store.h"
-#include "bridge/TokenBroker.h"
 #include "bridge/TokenAuthority.h"
+#include "bridge/TokenBroker.h"
 #include "bridge/TokenCipher.h"
 
 namespace bridge::app {

@@ -27,7 +27,7 @@ struct ChildProcessOptions {
 // on a full pipe. Exit statuses are the exit code, 128 + the signal number for a child killed by a signal, or -1 if
 // something else reaped the child.
 class ChildProcess {
-  public:
+public:
     // Launches at once; throws if the process cannot be started.
     explicit ChildProcess(ChildProcessOptions options);
     // Kills the child if it still runs.
@@ -55,7 +55,7 @@ class ChildProcess {
     // The exit status, or nullopt if the child still runs after `timeout`.
     std::optional<int> waitFor(std::chrono::milliseconds timeout);
 
-  private:
+private:
     void drainOutput();
     std::optional<int> reap(bool block);
 

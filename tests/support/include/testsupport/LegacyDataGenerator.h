@@ -23,7 +23,7 @@ struct LegacyDataSpec {
 // drawn at production-like rates), tokens under the current and the old legacy key. Bulk inserts, a few
 // thousand rows per statement and transaction: 100,000 organizations and 1,000,000 users load in seconds.
 class LegacyDataGenerator {
-  public:
+public:
     explicit LegacyDataGenerator(LegacyDataSpec spec);
 
     // Creates the legacy tables in the connection's database, which must not hold them yet, and fills them.
@@ -35,7 +35,7 @@ class LegacyDataGenerator {
     // The CREATE TABLE statements of legacy-schema.sql, comments removed.
     static std::vector<std::string> legacySchemaStatements();
 
-  private:
+private:
     LegacyDataSpec spec_;
 };
 

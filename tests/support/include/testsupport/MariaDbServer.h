@@ -18,7 +18,7 @@ namespace bridge::testsupport {
 // runs) and as any other user. The server is killed if the thread that started it exits first, so a crashed
 // test never leaves one behind: start it from the test's main thread (SetUpTestSuite, a fixture's constructor).
 class MariaDbServer {
-  public:
+public:
     struct Options {
         int bufferPoolMegabytes = 32;
         int redoLogMegabytes = 16;
@@ -55,7 +55,7 @@ class MariaDbServer {
     // Runs one statement as root.
     void execute(const std::string& statement) const;
 
-  private:
+private:
     void installDataDirectory();
     void launch();
     void waitUntilReady();

@@ -51,7 +51,7 @@ struct StandinSettingsChange {
 // The salesforce-standin executable on an ephemeral loopback port, with typed calls of its control interface.
 // Control calls throw std::runtime_error when the stand-in answers anything but 200.
 class StandinProcess {
-  public:
+public:
     StandinProcess();
     explicit StandinProcess(StandinProcessOptions options);
     // Stops the stand-in with SIGTERM (SIGKILL if it does not stop).
@@ -88,7 +88,7 @@ class StandinProcess {
     // Location it redirects to, i.e. the callback URL with code and state, or with error and state.
     std::string followAuthorization(const std::string& authorizationUrl);
 
-  private:
+private:
     Poco::JSON::Object::Ptr control(const std::string& method, const std::string& path,
                                     const Poco::JSON::Object& body = Poco::JSON::Object());
 
