@@ -19,7 +19,6 @@
 #include <stdexcept>
 
 #include "bridge/Logging.h"
-#include "bridge/PublicIds.h"
 #include "bridge/Secrets.h"
 
 namespace bridge::bench {
@@ -74,12 +73,11 @@ BenchBridge::BenchBridge(int threads, int organizations, int usersPerOrganizatio
     for (int org = 0; org < organizations; ++org) {
         MigratedOrganization migrated;
         const std::int64_t orgId = 1000 + org;
-        migrated.organization = {orgId, profileIdFor(orgId), "Bench " + std::to_string(org)};
+        migrated.organization = {orgId, "Bench " + std::to_string(org)};
         migrated.legacyFingerprint = "bench";
         for (int index = 0; index < usersPerOrganization; ++index) {
             User user;
             user.legacyId = userId(org, index, usersPerOrganization);
-            user.publicId = userIdFor(user.legacyId);
             user.orgId = orgId;
             user.email = "u" + std::to_string(user.legacyId) + "@bench.example";
             migrated.users.push_back(user);

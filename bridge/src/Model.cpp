@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "bridge/PublicIds.h"
+
 namespace bridge {
 
 namespace {
@@ -19,6 +21,10 @@ constexpr std::array<std::pair<EventType, std::string_view>, 8> kEventTypeNames{
 }};
 
 }  // namespace
+
+std::string Organization::publicId() const { return profileIdFor(legacyId); }
+
+std::string User::publicId() const { return userIdFor(legacyId); }
 
 std::string_view eventTypeName(EventType type) {
     for (const auto& [each, name] : kEventTypeNames) {

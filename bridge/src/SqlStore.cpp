@@ -85,30 +85,29 @@ std::string_view panelColumn(Panel panel) { return panel == Panel::Legacy ? "leg
 
 Panel panelFromColumn(const std::string& value) { return value == "legacy" ? Panel::Legacy : Panel::Modern; }
 
-using UserRow = Poco::Tuple<Int64, std::string, Int64, std::string, Nullable<std::string>, Nullable<std::string>, Int64,
-                            Int64, Nullable<std::string>, Int64>;
+using UserRow = Poco::Tuple<Int64, Int64, std::string, Nullable<std::string>, Nullable<std::string>, Int64, Int64,
+                            Nullable<std::string>, Int64>;
 constexpr std::string_view kUserColumns =
-    "id, public_id, org_id, email, display_name, sf_user_id, active, sync_suspended, suspend_reason, "
+    "id, org_id, email, display_name, sf_user_id, active, sync_suspended, suspend_reason, "
     "suspended_by_loss";
 
 User userFromRow(const UserRow& row) {
     User user;
     user.legacyId = row.get<0>();
-    user.publicId = row.get<1>();
-    user.orgId = row.get<2>();
-    user.email = row.get<3>();
-    user.displayName = toOptional(row.get<4>());
-    user.salesforceUserId = toOptional(row.get<5>());
-    user.active = row.get<6>() != 0;
-    user.syncSuspended = row.get<7>() != 0;
-    user.suspendReason = toOptional(row.get<8>());
-    user.suspendedByLoss = row.get<9>() != 0;
+    user.orgId = row.get<1>();
+    user.email = row.get<2>();
+    user.displayName = toOptional(row.get<3>());
+    user.salesforceUserId = toOptional(row.get<4>());
+    user.active = row.get<5>() != 0;
+    user.syncSuspended = row.get<6>() != 0;
+    user.suspendReason = toOptional(row.get<7>());
+    user.suspendedByLoss = row.get<8>() != 0;
     return user;
 }
 
-using OrganizationRow = Poco::Tuple<Int64, std::string, std::string>;
+using OrganizationRow = Poco::Tuple<Int64, std::string>;
 
-Organization organizationFromRow(const OrganizationRow& row) { return {row.get<0>(), row.get<1>(), row.get<2>()}; }
+Organization organizationFromRow(const OrganizationRow& row) { return {row.get<0>(), row.get<1>()}; }
 
 // A write that a unique key refused. An id allocation that lost a race catches it and tries again; any other
 // caller sees the store's failure like every other database error.
@@ -294,15 +293,14 @@ std::vector<Organization> SqlStore::listOrganizations(const OrganizationScope& s
             for (auto id : ids) {
                 if (id <= afterLegacyId || static_cast<int>(organizations.size()) >= limit) continue;
                 std::vector<OrganizationRow> rows;
-                session << "SELECT id, public_id, name FROM organizations WHERE id = ?", bind(Int64{id}), into(rows),
-                    now;
+                session << "SELECT id, name FROM organizations WHERE id = ?", bind(Int64{id}), into(rows), now;
                 for (const auto& row : rows) organizations.push_back(organizationFromRow(row));
             }
             return organizations;
         }
         std::vector<OrganizationRow> rows;
-        session << "SELECT id, public_id, name FROM organizations WHERE id > ? ORDER BY id LIMIT ?",
-            bind(Int64{afterLegacyId}), bind(Int64{limit}), into(rows), now;
+        session << "SELECT id, name FROM organizations WHERE id > ? ORDER BY id LIMIT ?", bind(Int64{afterLegacyId}),
+            bind(Int64{limit}), into(rows), now;
         for (const auto& row : rows) organizations.push_back(organizationFromRow(row));
         return organizations;
     });
@@ -311,19 +309,16 @@ std::vector<Organization> SqlStore::listOrganizations(const OrganizationScope& s
 std::optional<Organization> SqlStore::findOrganization(std::int64_t legacyId) {
     return withSession([&](Session& session) -> std::optional<Organization> {
         std::vector<OrganizationRow> rows;
-        session << "SELECT id, public_id, name FROM organizations WHERE id = ?", bind(Int64{legacyId}), into(rows), now;
+        session << "SELECT id, name FROM organizations WHERE id = ?", bind(Int64{legacyId}), into(rows), now;
         if (rows.empty()) return std::nullopt;
         return organizationFromRow(rows.front());
     });
 }
 
 std::optional<Organization> SqlStore::findOrganizationByPublicId(const std::string& publicId) {
-    return withSession([&](Session& session) -> std::optional<Organization> {
-        std::vector<OrganizationRow> rows;
-        session << "SELECT id, public_id, name FROM organizations WHERE public_id = ?", bind(publicId), into(rows), now;
-        if (rows.empty()) return std::nullopt;
-        return organizationFromRow(rows.front());
-    });
+    const auto legacyId = legacyOrgIdOf(publicId);
+    if (!legacyId) return std::nullopt;
+    return findOrganization(*legacyId);
 }
 
 Organization SqlStore::createOrganization(const std::string& name, std::int64_t firstNewLegacyId) {
@@ -336,11 +331,10 @@ Organization SqlStore::createOrganization(const std::string& name, std::int64_t 
                     into(highest), now;
                 Organization organization;
                 organization.legacyId = highest.isNull() ? firstNewLegacyId : highest.value() + 1;
-                organization.publicId = profileIdFor(organization.legacyId);
                 organization.name = name;
-                session << "INSERT INTO organizations (id, public_id, name, origin, created_at) VALUES (?, ?, ?, ?, ?)",
-                    bind(Int64{organization.legacyId}), bind(organization.publicId), bind(name),
-                    bind(std::string(kOriginPanel)), bind(Int64{nowSeconds()}), now;
+                session << "INSERT INTO organizations (id, name, origin, created_at) VALUES (?, ?, ?, ?)",
+                    bind(Int64{organization.legacyId}), bind(name), bind(std::string(kOriginPanel)),
+                    bind(Int64{nowSeconds()}), now;
                 return organization;
             });
         } catch (const DuplicateKey&) {
@@ -385,25 +379,22 @@ std::vector<User> SqlStore::listUsersAfter(std::int64_t orgId, std::int64_t afte
     });
 }
 
-std::optional<User> SqlStore::readUser(Session& session, const std::string& where, const std::string& key,
-                                       std::int64_t id) {
+std::optional<User> SqlStore::readUser(Session& session, std::int64_t legacyId) {
     std::vector<UserRow> rows;
-    const std::string sql = "SELECT " + std::string(kUserColumns) + " FROM users WHERE " + where + " = ?";
-    if (key.empty()) {
-        session << sql, bind(Int64{id}), into(rows), now;
-    } else {
-        session << sql, bind(key), into(rows), now;
-    }
+    session << "SELECT " + std::string(kUserColumns) + " FROM users WHERE id = ?", bind(Int64{legacyId}), into(rows),
+        now;
     if (rows.empty()) return std::nullopt;
     return userFromRow(rows.front());
 }
 
 std::optional<User> SqlStore::findUser(std::int64_t legacyId) {
-    return withSession([&](Session& session) { return readUser(session, "id", {}, legacyId); });
+    return withSession([&](Session& session) { return readUser(session, legacyId); });
 }
 
 std::optional<User> SqlStore::findUserByPublicId(const std::string& publicId) {
-    return withSession([&](Session& session) { return readUser(session, "public_id", publicId, 0); });
+    const auto legacyId = legacyUserIdOf(publicId);
+    if (!legacyId) return std::nullopt;
+    return findUser(*legacyId);
 }
 
 User SqlStore::createUser(const NewUser& newUser, std::int64_t firstNewLegacyId) {
@@ -420,18 +411,16 @@ User SqlStore::createUser(const NewUser& newUser, std::int64_t firstNewLegacyId)
                 session << "SELECT MAX(id) FROM users WHERE id >= ?", bind(Int64{firstNewLegacyId}), into(highest), now;
                 User user;
                 user.legacyId = highest.isNull() ? firstNewLegacyId : highest.value() + 1;
-                user.publicId = userIdFor(user.legacyId);
                 user.orgId = newUser.orgId;
                 user.email = newUser.email;
                 user.displayName = newUser.displayName;
                 user.salesforceUserId = newUser.salesforceUserId;
                 user.active = newUser.active;
-                session
-                    << "INSERT INTO users (id, public_id, org_id, email, email_key, display_name, sf_user_id, active, "
-                       "sync_suspended, suspend_reason, suspended_by_loss, origin) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, ?)",
-                    bind(Int64{user.legacyId}), bind(user.publicId), bind(Int64{user.orgId}), bind(user.email),
-                    bind(emailKey), bind(toNullable(user.displayName)), bind(toNullable(user.salesforceUserId)),
+                session << "INSERT INTO users (id, org_id, email, email_key, display_name, sf_user_id, active, "
+                           "sync_suspended, suspend_reason, suspended_by_loss, origin) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, ?)",
+                    bind(Int64{user.legacyId}), bind(Int64{user.orgId}), bind(user.email), bind(emailKey),
+                    bind(toNullable(user.displayName)), bind(toNullable(user.salesforceUserId)),
                     bind(Int64{user.active ? 1 : 0}), bind(std::string(kOriginPanel)), now;
                 return user;
             });
@@ -453,7 +442,7 @@ User SqlStore::createUser(const NewUser& newUser, std::int64_t firstNewLegacyId)
 
 User SqlStore::updateUser(std::int64_t legacyId, const UserChanges& changes) {
     return inTransaction([&](Session& session) {
-        auto user = readUser(session, "id", {}, legacyId);
+        auto user = readUser(session, legacyId);
         if (!user) throw Error(ErrorCode::UserNotFound, "No such user.");
         if (changes.displayName) user->displayName = *changes.displayName;
         if (changes.salesforceUserId) user->salesforceUserId = *changes.salesforceUserId;
@@ -877,12 +866,11 @@ std::string idList(const std::vector<Int64>& ids) {
 // The users of the organizations a batch writes, one vector per column.
 struct UserColumns {
     std::vector<Int64> ids, orgIds, active, suspended, suspendedByLoss;
-    std::vector<std::string> publicIds, emails, emailKeys, origins;
+    std::vector<std::string> emails, emailKeys, origins;
     std::vector<Nullable<std::string>> displayNames, salesforceUserIds, suspendReasons;
 
     void add(const User& user, Int64 orgId) {
         ids.push_back(user.legacyId);
-        publicIds.push_back(user.publicId);
         orgIds.push_back(orgId);
         emails.push_back(user.email);
         emailKeys.push_back(mappings::normalizeEmail(user.email));
@@ -981,7 +969,7 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
     }
 
     std::vector<Int64> newIds, newCreatedAt, changedIds, writtenIds, connectionOrgIds;
-    std::vector<std::string> newPublicIds, newNames, newFingerprints, changedNames, changedFingerprints;
+    std::vector<std::string> newNames, newFingerprints, changedNames, changedFingerprints;
     UserColumns users;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (outcomes[i] != MigrationWrite::Written) continue;
@@ -993,7 +981,6 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
             changedFingerprints.push_back(migrated.legacyFingerprint);
         } else {
             newIds.push_back(orgIds[i]);
-            newPublicIds.push_back(migrated.organization.publicId);
             newNames.push_back(migrated.organization.name);
             newFingerprints.push_back(migrated.legacyFingerprint);
             newCreatedAt.push_back(nowSeconds());
@@ -1004,8 +991,8 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
     if (writtenIds.empty()) return outcomes;
 
     std::vector<std::string> newOrigins(newIds.size(), std::string(kOriginMigration));
-    insertRows(session, rowsPerInsert(), "organizations", "id, public_id, name, origin, legacy_fingerprint, created_at",
-               newIds, newPublicIds, newNames, newOrigins, newFingerprints, newCreatedAt);
+    insertRows(session, rowsPerInsert(), "organizations", "id, name, origin, legacy_fingerprint, created_at", newIds,
+               newNames, newOrigins, newFingerprints, newCreatedAt);
     if (!changedIds.empty()) {
         session << "UPDATE organizations SET name = ?, legacy_fingerprint = ? WHERE id = ?", use(changedNames),
             use(changedFingerprints), use(changedIds), now;
@@ -1032,11 +1019,10 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
     session << "DELETE FROM users WHERE origin = ? AND org_id IN (" + idList(writtenIds) + ")",
         bind(std::string(kOriginMigration)), now;
     insertRows(session, rowsPerInsert(), "users",
-               "id, public_id, org_id, email, email_key, display_name, sf_user_id, active, sync_suspended, "
-               "suspend_reason, suspended_by_loss, origin",
-               users.ids, users.publicIds, users.orgIds, users.emails, users.emailKeys, users.displayNames,
-               users.salesforceUserIds, users.active, users.suspended, users.suspendReasons, users.suspendedByLoss,
-               users.origins);
+               "id, org_id, email, email_key, display_name, sf_user_id, active, sync_suspended, suspend_reason, "
+               "suspended_by_loss, origin",
+               users.ids, users.orgIds, users.emails, users.emailKeys, users.displayNames, users.salesforceUserIds,
+               users.active, users.suspended, users.suspendReasons, users.suspendedByLoss, users.origins);
 
     if (connectionOrgIds.empty()) return outcomes;
     ConnectionColumns inserted, updated;

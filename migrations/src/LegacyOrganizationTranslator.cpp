@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <map>
 
-#include "bridge/PublicIds.h"
 #include "bridge/Secrets.h"
 #include "mappings/ConnectionNames.h"
 #include "mappings/Emails.h"
@@ -93,7 +92,6 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
 
     MigratedOrganization migrated;
     migrated.organization.legacyId = orgId;
-    migrated.organization.publicId = profileIdFor(orgId);
     migrated.organization.name = legacy.row.name;
     Fingerprint fingerprint;
     fingerprint.add(kRulesVersion);
@@ -149,7 +147,6 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
         const std::string what = "user " + std::to_string(row.id) + " of " + organizationText(orgId);
         User user;
         user.legacyId = row.id;
-        user.publicId = userIdFor(row.id);
         user.orgId = orgId;
         user.email = row.email;
         user.displayName = row.displayName;

@@ -105,12 +105,6 @@ void LegacyVerifier::verify(const LegacyOrganization& legacy, VerificationSummar
     }
     auto storedUsers = usersOf(orgId);
     if (heldElsewhere(expected, storedUsers)) return;
-    if (stored->publicId != expected.organization.publicId) {
-        difference(
-            subject,
-            "public id is " + text(stored->publicId) + ", a migration gives " + text(expected.organization.publicId),
-            summary);
-    }
     if (stored->name != expected.organization.name) {
         difference(subject, "name is " + text(stored->name) + ", a migration gives " + text(expected.organization.name),
                    summary);
@@ -157,7 +151,6 @@ void LegacyVerifier::compareUsers(const MigratedOrganization& expected, std::map
                 difference(subject, name + " is " + storeValue + ", a migration gives " + wanted, summary);
             }
         };
-        field("public id", text(have.publicId), text(want.publicId));
         field("email", text(have.email), text(want.email));
         field("display name", text(have.displayName), text(want.displayName));
         field("Salesforce user id", text(have.salesforceUserId), text(want.salesforceUserId));

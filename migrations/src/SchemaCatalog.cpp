@@ -7,9 +7,10 @@ namespace bridge::migrations {
 
 namespace {
 
-// The two dialects differ only in how a table declares its auto-increment key and its storage options;
-// everything else is written once in portable SQL.
+// The two dialects differ only in how a table declares its integer keys and its storage options; everything else
+// is written once in portable SQL.
 struct DialectWords {
+    std::string_view integerKey;  // SQLite's INTEGER PRIMARY KEY is the row id itself: no separate key index
     std::string_view autoIncrementKey;
     std::string_view tableOptions;
 };
@@ -21,24 +22,24 @@ std::string expand(std::string_view statement, const DialectWords& words) {
             out.replace(at, from.size(), to);
         }
     };
+    replaceAll("{ID}", words.integerKey);
     replaceAll("{AUTO_ID}", words.autoIncrementKey);
     replaceAll("{TABLE}", words.tableOptions);
     return out;
 }
 
-// Version 1: organizations and users (two ids each), connections, shared access tokens, refresh leases,
+// Version 1: organizations and users (their new-panel ids are computed from the legacy ones, see
+// bridge/PublicIds.h), connections, shared access tokens, refresh leases,
 // OAuth attempts, events and the legacy-id sequences.
 constexpr std::string_view kVersion1[] = {
     R"(CREATE TABLE organizations (
-        id BIGINT NOT NULL PRIMARY KEY,
-        public_id VARCHAR(40) NOT NULL UNIQUE,
+        id {ID},
         name VARCHAR(255) NOT NULL,
         origin VARCHAR(16) NOT NULL,
         legacy_fingerprint VARCHAR(64) NULL,
         created_at BIGINT NOT NULL){TABLE})",
     R"(CREATE TABLE users (
-        id BIGINT NOT NULL PRIMARY KEY,
-        public_id VARCHAR(40) NOT NULL UNIQUE,
+        id {ID},
         org_id BIGINT NOT NULL,
         email VARCHAR(320) NOT NULL,
         email_key VARCHAR(320) NOT NULL,
@@ -52,7 +53,7 @@ constexpr std::string_view kVersion1[] = {
         UNIQUE (org_id, email_key)){TABLE})",
     R"(CREATE INDEX users_by_org ON users (org_id, id))",
     R"(CREATE TABLE connections (
-        org_id BIGINT NOT NULL PRIMARY KEY,
+        org_id {ID},
         login_enabled INTEGER NOT NULL,
         auth_method VARCHAR(32) NOT NULL,
         status VARCHAR(16) NOT NULL,
@@ -72,13 +73,13 @@ constexpr std::string_view kVersion1[] = {
         version BIGINT NOT NULL){TABLE})",
     R"(CREATE INDEX connections_by_last_refresh ON connections (status, last_refresh_at))",
     R"(CREATE TABLE access_tokens (
-        org_id BIGINT NOT NULL PRIMARY KEY,
+        org_id {ID},
         token_ct TEXT NOT NULL,
         token_key VARCHAR(64) NOT NULL,
         instance_url VARCHAR(255) NOT NULL,
         expires_at BIGINT NOT NULL){TABLE})",
     R"(CREATE TABLE refresh_leases (
-        org_id BIGINT NOT NULL PRIMARY KEY,
+        org_id {ID},
         owner VARCHAR(64) NOT NULL,
         fence BIGINT NOT NULL,
         expires_at_ms BIGINT NOT NULL){TABLE})",
@@ -112,9 +113,11 @@ std::vector<SchemaVersion> buildCatalog(const DialectWords& words) {
 }  // namespace
 
 const std::vector<SchemaVersion>& schemaVersions(std::string_view sqlDialect) {
-    static const std::vector<SchemaVersion> sqlite = buildCatalog({"INTEGER PRIMARY KEY AUTOINCREMENT", ""});
-    static const std::vector<SchemaVersion> mysql = buildCatalog(
-        {"BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"});
+    static const std::vector<SchemaVersion> sqlite =
+        buildCatalog({"INTEGER NOT NULL PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT", ""});
+    static const std::vector<SchemaVersion> mysql =
+        buildCatalog({"BIGINT NOT NULL PRIMARY KEY", "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+                      " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"});
     if (sqlDialect == "sqlite") return sqlite;
     if (sqlDialect == "mysql") return mysql;
     throw std::invalid_argument("unknown SQL dialect " + std::string(sqlDialect));

@@ -24,7 +24,7 @@ std::optional<std::string> rfc3339(const std::optional<UnixSeconds>& at) {
 
 void writeProfile(JsonWriter& json, const Organization& organization) {
     json.beginObject()
-        .field("id", organization.publicId)
+        .field("id", organization.publicId())
         .field("name", organization.name)
         .field("legacyOrgId", organization.legacyId)
         .endObject();
@@ -32,7 +32,7 @@ void writeProfile(JsonWriter& json, const Organization& organization) {
 
 void writeUser(JsonWriter& json, const User& user) {
     json.beginObject()
-        .field("id", user.publicId)
+        .field("id", user.publicId())
         .field("email", user.email)
         .field("displayName", user.displayName)
         .field("active", user.active)

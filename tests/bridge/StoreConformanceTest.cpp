@@ -43,11 +43,11 @@ const std::string kAwkwardText = "Zoë's \"Café\" \\ C:\\tmp\tTab\nLine 🚀�
 // --- comparable views of the model (the model types have no operator==) ---
 
 auto fieldsOf(const Organization& organization) {
-    return std::make_tuple(organization.legacyId, organization.publicId, organization.name);
+    return std::make_tuple(organization.legacyId, organization.publicId(), organization.name);
 }
 
 auto fieldsOf(const User& user) {
-    return std::make_tuple(user.legacyId, user.publicId, user.orgId, user.email, user.displayName,
+    return std::make_tuple(user.legacyId, user.publicId(), user.orgId, user.email, user.displayName,
                            user.salesforceUserId, user.active, user.syncSuspended, user.suspendReason,
                            user.suspendedByLoss);
 }
@@ -210,7 +210,7 @@ RefreshOutcome refreshOutcome(std::int64_t orgId, std::string leaseOwner, std::s
 
 MigratedOrganization migratedOrganization(std::int64_t legacyId, std::string fingerprint) {
     MigratedOrganization migrated;
-    migrated.organization = Organization{legacyId, profileIdFor(legacyId), "Legacy " + std::to_string(legacyId)};
+    migrated.organization = Organization{legacyId, "Legacy " + std::to_string(legacyId)};
     migrated.legacyFingerprint = std::move(fingerprint);
     return migrated;
 }
@@ -218,7 +218,6 @@ MigratedOrganization migratedOrganization(std::int64_t legacyId, std::string fin
 User migratedUser(std::int64_t legacyId, std::int64_t orgId, std::string email) {
     User user;
     user.legacyId = legacyId;
-    user.publicId = userIdFor(legacyId);
     user.orgId = orgId;
     user.email = std::move(email);
     return user;
@@ -323,15 +322,21 @@ TYPED_TEST(StoreConformanceTest, OrganizationHasTwoIdsAndIsFoundByEither) {
     Store& store = this->store();
     const Organization created = store.createOrganization("Acme", kFirstNewLegacyId);
     EXPECT_EQ(created.legacyId, kFirstNewLegacyId);
-    EXPECT_EQ(created.publicId, profileIdFor(kFirstNewLegacyId));
+    EXPECT_EQ(created.publicId(), profileIdFor(kFirstNewLegacyId));
     EXPECT_EQ(created.name, "Acme");
 
     ASSERT_TRUE(store.findOrganization(created.legacyId));
     EXPECT_EQ(fieldsOf(*store.findOrganization(created.legacyId)), fieldsOf(created));
-    ASSERT_TRUE(store.findOrganizationByPublicId(created.publicId));
-    EXPECT_EQ(fieldsOf(*store.findOrganizationByPublicId(created.publicId)), fieldsOf(created));
+    ASSERT_TRUE(store.findOrganizationByPublicId(created.publicId()));
+    EXPECT_EQ(fieldsOf(*store.findOrganizationByPublicId(created.publicId())), fieldsOf(created));
     EXPECT_FALSE(store.findOrganization(created.legacyId + 1));
     EXPECT_FALSE(store.findOrganizationByPublicId(profileIdFor(created.legacyId + 1)));
+    // Ids that were never given out: a user id of the same number, a legacy id, an altered id.
+    EXPECT_FALSE(store.findOrganizationByPublicId(userIdFor(created.legacyId)));
+    EXPECT_FALSE(store.findOrganizationByPublicId(std::to_string(created.legacyId)));
+    std::string altered = created.publicId();
+    altered.back() = altered.back() == '0' ? '1' : '0';
+    EXPECT_FALSE(store.findOrganizationByPublicId(altered));
 }
 
 TYPED_TEST(StoreConformanceTest, CreateOrganizationAllocatesIdsFromFirstNewLegacyIdUpward) {
@@ -382,7 +387,7 @@ TYPED_TEST(StoreConformanceTest, ListOrganizationsPagesAfterAnIdWithinTheScope) 
               (std::vector<std::int64_t>{first + 2, first + 3, first + 4}));
     EXPECT_TRUE(store.listOrganizations(everything, first + 4, 3).empty());
     EXPECT_EQ(fieldsOf(store.listOrganizations(everything, first + 3, 1).at(0)),
-              fieldsOf(Organization{first + 4, profileIdFor(first + 4), "Org 4"}));
+              fieldsOf(Organization{first + 4, "Org 4"}));
 
     // An org-admin's scope: unordered, with a duplicate and an organization that does not exist.
     const OrganizationScope some{false, {first + 4, first + 1, 999, first + 1, 1042}};
@@ -407,10 +412,9 @@ TYPED_TEST(StoreConformanceTest, UserHasTwoIdsAndIsFoundByEither) {
 
     const User created = store.createUser(request, kFirstNewLegacyId);
     EXPECT_EQ(created.legacyId, kFirstNewLegacyId);
-    EXPECT_EQ(created.publicId, userIdFor(kFirstNewLegacyId));
+    EXPECT_EQ(created.publicId(), userIdFor(kFirstNewLegacyId));
     User expected;
     expected.legacyId = kFirstNewLegacyId;
-    expected.publicId = userIdFor(kFirstNewLegacyId);
     expected.orgId = orgId;
     expected.email = "Ada.Lovelace@Example.com";
     expected.displayName = "Ada Lovelace";
@@ -420,10 +424,11 @@ TYPED_TEST(StoreConformanceTest, UserHasTwoIdsAndIsFoundByEither) {
 
     ASSERT_TRUE(store.findUser(created.legacyId));
     EXPECT_EQ(fieldsOf(*store.findUser(created.legacyId)), fieldsOf(expected));
-    ASSERT_TRUE(store.findUserByPublicId(created.publicId));
-    EXPECT_EQ(fieldsOf(*store.findUserByPublicId(created.publicId)), fieldsOf(expected));
+    ASSERT_TRUE(store.findUserByPublicId(created.publicId()));
+    EXPECT_EQ(fieldsOf(*store.findUserByPublicId(created.publicId())), fieldsOf(expected));
     EXPECT_FALSE(store.findUser(created.legacyId + 1));
     EXPECT_FALSE(store.findUserByPublicId(userIdFor(created.legacyId + 1)));
+    EXPECT_FALSE(store.findUserByPublicId(profileIdFor(created.legacyId)));
     EXPECT_EQ(store.countUsers(orgId), 1);
 }
 

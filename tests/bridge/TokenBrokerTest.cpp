@@ -261,7 +261,7 @@ TEST_F(TokenBrokerTest, AddinIsRefusedBeforeAnythingElseAndUnknownClientsAreInva
 
     EXPECT_EQ(errorOf([&] { broker().accessToken(std::int64_t{424242}, "addin"); }).code(),
               ErrorCode::AddinNotSupported);
-    EXPECT_EQ(errorOf([&] { broker().accessToken(ann.publicId, "addin"); }).code(), ErrorCode::AddinNotSupported);
+    EXPECT_EQ(errorOf([&] { broker().accessToken(ann.publicId(), "addin"); }).code(), ErrorCode::AddinNotSupported);
     const Error invalid = errorOf([&] { broker().accessToken(ann.legacyId, "mobile"); });
     EXPECT_EQ(invalid.code(), ErrorCode::ValidationFailed);
     EXPECT_EQ(invalid.field(), "client");
@@ -286,7 +286,7 @@ TEST_F(TokenBrokerTest, InactiveUserIsRefused) {
     const User former = createUser(orgId, "former@acme.example", false);
     connect(orgId);
 
-    EXPECT_EQ(errorOf([&] { broker().accessToken(former.publicId, "sync"); }).code(), ErrorCode::UserInactive);
+    EXPECT_EQ(errorOf([&] { broker().accessToken(former.publicId(), "sync"); }).code(), ErrorCode::UserInactive);
     EXPECT_EQ(refreshCalls(), 0);
 }
 
@@ -314,7 +314,7 @@ TEST_F(TokenBrokerTest, LostConnectionIsSuspendedWithTheReasonWithoutAskingSales
         connection.lastError = kLostReason;
     });
 
-    const Error suspended = errorOf([&] { broker().accessToken(ann.publicId, "sync"); });
+    const Error suspended = errorOf([&] { broker().accessToken(ann.publicId(), "sync"); });
     EXPECT_EQ(suspended.code(), ErrorCode::SyncSuspended);
     EXPECT_EQ(std::string(suspended.what()), kLostReason);
     EXPECT_EQ(refreshCalls(), 0);
@@ -336,8 +336,8 @@ TEST_F(TokenBrokerTest, OneSharedAccessTokenPerOrganizationIsReusedWithoutSalesf
     EXPECT_EQ(refreshCalls(), 1);
 
     for (int request = 0; request < 100; ++request) {
-        const AccessGrant again =
-            request % 2 == 0 ? broker().accessToken(bob.publicId, "sync") : broker().accessToken(ann.legacyId, "sync");
+        const AccessGrant again = request % 2 == 0 ? broker().accessToken(bob.publicId(), "sync")
+                                                   : broker().accessToken(ann.legacyId, "sync");
         ASSERT_EQ(again.accessToken, first.accessToken);
         ASSERT_EQ(again.expiresAt, first.expiresAt);
     }
@@ -401,11 +401,11 @@ TEST_F(TokenBrokerTest, InvalidatedTokenIsForgottenAndTheNextRequestRefreshes) {
     connect(orgId);
     const AccessGrant first = broker().accessToken(ann.legacyId, "sync");
 
-    broker().invalidate(ann.publicId);
+    broker().invalidate(ann.publicId());
     EXPECT_FALSE(store_.loadAccessToken(orgId).has_value());
     const AccessGrant second = broker().accessToken(ann.legacyId, "sync");
     EXPECT_NE(second.accessToken, first.accessToken);
-    EXPECT_EQ(broker().accessToken(ann.publicId, "sync").accessToken, second.accessToken);
+    EXPECT_EQ(broker().accessToken(ann.publicId(), "sync").accessToken, second.accessToken);
     EXPECT_EQ(refreshCalls(), 2);
 }
 
@@ -528,7 +528,7 @@ TEST_F(TokenBrokerTest, PermanentRefusalDisconnectsSuspendsActiveUsersAndRecords
     EXPECT_EQ(losses.front().detail, kLostReason);
 
     // Later requests, here and on a fresh instance, answer from the recorded loss without asking Salesforce.
-    EXPECT_EQ(errorOf([&] { broker().accessToken(ann.publicId, "sync"); }).code(), ErrorCode::SyncSuspended);
+    EXPECT_EQ(errorOf([&] { broker().accessToken(ann.publicId(), "sync"); }).code(), ErrorCode::SyncSuspended);
     const auto freshInstance = makeBroker(store_, brokerSettings("instance-b"));
     const Error later = errorOf([&] { freshInstance->accessToken(bob.legacyId, "sync"); });
     EXPECT_EQ(later.code(), ErrorCode::SyncSuspended);
@@ -625,7 +625,7 @@ TEST_F(TokenBrokerTest, RotatedRefreshTokensAreStoredAndARetiredOneIsNeverPresen
     const Connection connection = store_.loadConnection(orgId);
     EXPECT_EQ(connection.status, ConnectionStatus::Connected);
     EXPECT_NE(connection.refreshToken->ciphertext, loggedIn.ciphertext);
-    EXPECT_FALSE(instanceA->accessToken(ann.publicId, "sync").accessToken.empty());  // the chain is alive
+    EXPECT_FALSE(instanceA->accessToken(ann.publicId(), "sync").accessToken.empty());  // the chain is alive
 }
 
 TEST_F(TokenBrokerTest, ChangesByAnotherInstanceShowWithinTheSnapshotAge) {

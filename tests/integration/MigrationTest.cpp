@@ -136,13 +136,13 @@ std::vector<std::string> storeContents(const std::string& storeDsn) {
         if (organizations.empty()) break;
         for (const auto& organization : organizations) {
             const std::int64_t orgId = organization.legacyId;
-            lines.push_back("organization " + std::to_string(orgId) + " " + organization.publicId + " " +
+            lines.push_back("organization " + std::to_string(orgId) + " " + organization.publicId() + " " +
                             organization.name);
             for (std::int64_t afterUser = 0;;) {
                 const auto users = store->listUsersAfter(orgId, afterUser, 500);
                 if (users.empty()) break;
                 for (const auto& user : users) {
-                    lines.push_back("user " + std::to_string(user.legacyId) + " " + user.publicId + " of " +
+                    lines.push_back("user " + std::to_string(user.legacyId) + " " + user.publicId() + " of " +
                                     std::to_string(user.orgId) + " " + user.email + " " + text(user.displayName) + " " +
                                     text(user.salesforceUserId) + " active " + std::to_string(user.active) +
                                     " suspended " + std::to_string(user.syncSuspended) + " " +
@@ -777,7 +777,7 @@ TEST_F(MigrationTest, AConnectionAnAdminChangesWhileTheMigratorRunsStaysAsTheAdm
             EXPECT_TRUE(user->isNull("highlight")) << "user " << user->getValue<std::int64_t>("id");
         }
         const auto modernUsers = server.call(
-            "GET", "/api/v2/profiles/" + server.store().findOrganization(reconnected)->publicId + "/users?limit=500",
+            "GET", "/api/v2/profiles/" + server.store().findOrganization(reconnected)->publicId() + "/users?limit=500",
             support);
         ASSERT_EQ(modernUsers.status, 200) << modernUsers.body;
         const auto modernItems = modernUsers.json()->getArray("items");

@@ -12,7 +12,6 @@
 
 #include <sstream>
 
-#include "bridge/PublicIds.h"
 #include "bridge/Secrets.h"
 
 namespace bridge::testing {
@@ -119,12 +118,11 @@ std::string ServerHarness::syncEngineToken() const {
 Organization ServerHarness::seedOrganization(std::int64_t legacyId, const std::string& name, int users,
                                              std::int64_t firstUserId) {
     MigratedOrganization migrated;
-    migrated.organization = {legacyId, profileIdFor(legacyId), name};
+    migrated.organization = {legacyId, name};
     migrated.legacyFingerprint = "seed-" + std::to_string(legacyId);
     for (int i = 0; i < users; ++i) {
         User user;
         user.legacyId = firstUserId + i;
-        user.publicId = userIdFor(user.legacyId);
         user.orgId = legacyId;
         user.email = "user" + std::to_string(user.legacyId) + "@org" + std::to_string(legacyId) + ".example";
         user.displayName = "User " + std::to_string(user.legacyId);

@@ -21,17 +21,18 @@ struct SealedToken {
     std::string ciphertext;
 };
 
-// A legacy organization and a new-panel profile are one entity with two ids.
+// A legacy organization and a new-panel profile are one entity with two ids; the profile id is an encoding of
+// the legacy one (bridge/PublicIds.h).
 struct Organization {
     std::int64_t legacyId = 0;
-    std::string publicId;
     std::string name;
+
+    std::string publicId() const;
 };
 
-// A legacy user and a new-panel user are one entity with two ids.
+// A legacy user and a new-panel user are one entity with two ids, like an organization.
 struct User {
     std::int64_t legacyId = 0;
-    std::string publicId;
     std::int64_t orgId = 0;
     std::string email;
     std::optional<std::string> displayName;
@@ -42,6 +43,8 @@ struct User {
     // Set when the suspension came from this organization's connection being lost, so that a fresh login or a
     // disconnect lifts exactly these suspensions and no others.
     bool suspendedByLoss = false;
+
+    std::string publicId() const;
 };
 
 // The organization's Salesforce service-account connection. Absent rows read as a default NotConnected one.

@@ -86,8 +86,7 @@ private:
     // each table gets its rows through insertRows. Outcomes are in the batch's order.
     std::vector<MigrationWrite> writeMigrated(Poco::Data::Session& session,
                                               std::span<const MigratedOrganization> batch);
-    std::optional<User> readUser(Poco::Data::Session& session, const std::string& where, const std::string& key,
-                                 std::int64_t id);
+    std::optional<User> readUser(Poco::Data::Session& session, std::int64_t legacyId);
 };
 
 }  // namespace bridge

@@ -38,12 +38,11 @@ void seed(Store& store) {
     };
     for (const auto& demo : organizations) {
         MigratedOrganization migrated;
-        migrated.organization = {demo.id, profileIdFor(demo.id), demo.name};
+        migrated.organization = {demo.id, demo.name};
         migrated.legacyFingerprint = "demo";
         for (const auto& demoUser : demo.users) {
             User user;
             user.legacyId = demoUser.id;
-            user.publicId = userIdFor(demoUser.id);
             user.orgId = demo.id;
             user.email = demoUser.email;
             user.displayName = demoUser.name;
