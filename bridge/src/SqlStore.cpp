@@ -120,32 +120,46 @@ public:
 // bound values (MySQL 65535, SQLite 32766) for the widest table.
 constexpr std::size_t kRowsPerServerInsert = 500;
 
-// Inserts rows given column by column, every column as long as the first; the columns' values are moved out. One row
-// per statement: the statement is prepared once and run for each row, SQLite's fastest way (it runs in this process,
-// and a many-row statement costs it more to prepare than it saves). More: "VALUES (...), (...)" statements of that
-// many rows, one round trip each; the statement is prepared once and each chunk's values are swapped into the rows
-// it reads, so that a server parses it once, not once per chunk (a shorter last chunk gets a statement of its own).
+using OpenRowWriter = std::function<std::unique_ptr<RowWriter>(std::string_view table, std::string_view columnNames,
+                                                               std::size_t columnCount)>;
+
+void addValue(RowWriter& writer, Int64 value) { writer.add(std::int64_t{value}); }
+void addValue(RowWriter& writer, const std::string& value) { writer.add(std::string_view(value)); }
+template <typename T>
+void addValue(RowWriter& writer, const Nullable<T>& value) {
+    if (value.isNull()) {
+        writer.addNull();
+    } else {
+        addValue(writer, value.value());
+    }
+}
+
+// Inserts rows given column by column, every column as long as the first. Through the backend's RowWriter where it
+// has one; otherwise in "VALUES (...), (...)" statements of kRowsPerServerInsert rows, one round trip each: the
+// statement is prepared once and each chunk's values are swapped into the rows it reads, so that a server parses
+// it once, not once per chunk (a shorter last chunk gets a statement of its own; the columns' values are moved out).
 template <typename... Columns>
-void insertRows(Session& session, std::size_t rowsPerStatement, std::string_view table, std::string_view columnNames,
-                Columns&... columns) {
+void insertRows(Session& session, const OpenRowWriter& openRowWriter, std::string_view table,
+                std::string_view columnNames, Columns&... columns) {
     const std::size_t rows = std::get<0>(std::tie(columns...)).size();
     if (rows == 0) return;
+    if (auto writer = openRowWriter(table, columnNames, sizeof...(Columns))) {
+        for (std::size_t row = 0; row < rows; ++row) {
+            (addValue(*writer, columns[row]), ...);
+            writer->endRow();
+        }
+        writer->finish();
+        return;
+    }
     std::string rowPlaceholders = "(?";
     for (std::size_t column = 1; column < sizeof...(Columns); ++column) rowPlaceholders += ", ?";
     rowPlaceholders += ")";
     const std::string insertInto = "INSERT INTO " + std::string(table) + " (" + std::string(columnNames) + ") VALUES ";
-    if (rowsPerStatement == 1) {
-        Poco::Data::Statement insert(session);
-        insert << insertInto + rowPlaceholders;
-        (insert.addBind(use(columns)), ...);
-        insert.execute();
-        return;
-    }
     std::tuple<Columns...> chunk;
     std::optional<Poco::Data::Statement> insert;
     std::size_t preparedRows = 0;
-    for (std::size_t first = 0; first < rows; first += rowsPerStatement) {
-        const std::size_t count = std::min(rowsPerStatement, rows - first);
+    for (std::size_t first = 0; first < rows; first += kRowsPerServerInsert) {
+        const std::size_t count = std::min(kRowsPerServerInsert, rows - first);
         if (count != preparedRows) {
             std::apply([&](auto&... chunkColumns) { (chunkColumns.resize(count), ...); }, chunk);
             std::string sql = insertInto + rowPlaceholders;
@@ -234,7 +248,17 @@ auto SqlStore::inTransaction(Work&& work) {
     });
 }
 
-std::size_t SqlStore::rowsPerInsert() const { return sqlDialect() == "sqlite" ? 1 : kRowsPerServerInsert; }
+std::unique_ptr<RowWriter> SqlStore::openRowWriter(Session&, std::string_view, std::string_view, std::size_t) {
+    return nullptr;
+}
+
+void SqlStore::beforeBulkWrite(Session&) {}
+
+SqlStore::OpenRowWriter SqlStore::rowWriters(Session& session) {
+    return [this, &session](std::string_view table, std::string_view columnNames, std::size_t columnCount) {
+        return openRowWriter(session, table, columnNames, columnCount);
+    };
+}
 
 // --- schema ---
 
@@ -560,8 +584,8 @@ struct ConnectionColumns {
     bool empty() const { return orgIds.empty(); }
 };
 
-void insertConnections(Session& session, ConnectionColumns& rows, std::size_t rowsPerStatement) {
-    insertRows(session, rowsPerStatement, "connections", std::string(kConnectionColumns) + ", written_by", rows.orgIds,
+void insertConnections(Session& session, ConnectionColumns& rows, const OpenRowWriter& rowWriters) {
+    insertRows(session, rowWriters, "connections", std::string(kConnectionColumns) + ", written_by", rows.orgIds,
                rows.loginEnabled, rows.authorizationMethods, rows.statuses, rows.environments,
                rows.serviceAccountUserIds, rows.serviceAccountUsernames, rows.salesforceOrgIds, rows.instanceUrls,
                rows.tokenCiphertexts, rows.tokenKeys, rows.statusChangedAt, rows.connectedAt, rows.lastErrors,
@@ -581,12 +605,13 @@ void updateConnections(Session& session, ConnectionColumns& rows) {
         use(rows.writtenBy), use(rows.versions), use(rows.orgIds), now;
 }
 
-void writeConnection(Session& session, const Connection& connection, bool exists, std::string_view writtenBy) {
+void writeConnection(Session& session, const Connection& connection, bool exists, std::string_view writtenBy,
+                     const OpenRowWriter& rowWriters) {
     ConnectionColumns row(connection, writtenBy);
     if (exists) {
         updateConnections(session, row);
     } else {
-        insertConnections(session, row, 1);
+        insertConnections(session, row, rowWriters);
     }
 }
 
@@ -611,8 +636,8 @@ struct EventColumns {
     }
 };
 
-void insertEvents(Session& session, EventColumns&& rows, std::size_t rowsPerStatement) {
-    insertRows(session, rowsPerStatement, "events", "org_id, at, type, panel, actor, detail", rows.orgIds, rows.times,
+void insertEvents(Session& session, EventColumns&& rows, const OpenRowWriter& rowWriters) {
+    insertRows(session, rowWriters, "events", "org_id, at, type, panel, actor, detail", rows.orgIds, rows.times,
                rows.types, rows.panels, rows.actors, rows.details);
 }
 
@@ -627,7 +652,7 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
     auto write = [&](Session& session, std::int64_t currentVersion) {
         Connection next = transition.next;
         next.version = currentVersion + 1;
-        writeConnection(session, next, currentVersion > 0, kWrittenByService);
+        writeConnection(session, next, currentVersion > 0, kWrittenByService, rowWriters(session));
         const Int64 orgId = next.orgId;
         switch (transition.users) {
             case UserEffect::None: break;
@@ -643,7 +668,7 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
                 break;
         }
         if (transition.forgetAccessToken) session << "DELETE FROM access_tokens WHERE org_id = ?", bind(orgId), now;
-        insertEvents(session, EventColumns(transition.events), rowsPerInsert());
+        insertEvents(session, EventColumns(transition.events), rowWriters(session));
     };
     // True: written; false: the version moved on; nullopt: the organization has no connection row yet.
     const std::optional<bool> written = inTransaction([&](Session& session) -> std::optional<bool> {
@@ -666,7 +691,7 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
 }
 
 void SqlStore::appendEvent(const Event& event) {
-    inTransaction([&](Session& session) { insertEvents(session, EventColumns({event}), rowsPerInsert()); });
+    inTransaction([&](Session& session) { insertEvents(session, EventColumns({event}), rowWriters(session)); });
 }
 
 std::vector<Event> SqlStore::listEvents(std::int64_t orgId, std::int64_t beforeEventId, int limit) {
@@ -827,7 +852,7 @@ bool SqlStore::commitRefresh(const RefreshOutcome& outcome) {
                    "VALUES (?, ?, ?, ?, ?)",
             bind(orgId), bind(outcome.accessToken.token.ciphertext), bind(outcome.accessToken.token.keyId),
             bind(outcome.accessToken.instanceUrl), bind(Int64{outcome.accessToken.expiresAt}), now;
-        insertEvents(session, EventColumns(outcome.events), rowsPerInsert());
+        insertEvents(session, EventColumns(outcome.events), rowWriters(session));
         return true;
     });
 }
@@ -846,12 +871,6 @@ std::vector<std::int64_t> SqlStore::listIdleConnections(UnixSeconds lastRefreshB
 // --- migrator ---
 
 namespace {
-
-// For the migrator's batches on SQLite, on the connection that writes them (they last as long as it does): a page
-// cache that holds a batch's pages (the users' random public ids touch pages all over their index), and a checkpoint
-// every 20,000 pages rather than every 1,000, so that a page that consecutive batches rewrite is copied into the
-// database file once rather than after every batch.
-constexpr const char* kSqliteBatchPragmas[] = {"PRAGMA cache_size = -32768", "PRAGMA wal_autocheckpoint = 20000"};
 
 // Integers written into the SQL as they are, for an IN list: one query for a whole batch instead of one per row.
 std::string idList(const std::vector<Int64>& ids) {
@@ -907,20 +926,67 @@ void keepServerSuspensions(Session& session, const std::vector<Int64>& orgIds, U
 
 }  // namespace
 
+// A user id held by something else than the migrator or by another organization, or an email held in the
+// organization by a user created through the new panel, is a conflict: the organization is not written.
+void markUserConflicts(Session& session, std::span<const MigratedOrganization> batch, const std::vector<Int64>& orgIds,
+                       std::vector<MigrationWrite>& outcomes) {
+    std::unordered_map<Int64, std::size_t> positionOfUser;
+    std::vector<Int64> userIds, candidateOrgIds;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (outcomes[i] != MigrationWrite::Written) continue;
+        candidateOrgIds.push_back(orgIds[i]);
+        for (const auto& user : batch[i].users) {
+            userIds.push_back(user.legacyId);
+            positionOfUser[user.legacyId] = i;
+        }
+    }
+    if (userIds.empty()) return;
+    using HeldUser = Poco::Tuple<Int64, Int64, std::string>;
+    std::vector<HeldUser> heldUsers;
+    session << "SELECT id, org_id, origin FROM users WHERE id IN (" + idList(userIds) + ")", into(heldUsers), now;
+    for (const auto& held : heldUsers) {
+        const std::size_t i = positionOfUser.at(held.get<0>());
+        if (held.get<2>() != kOriginMigration || held.get<1>() != orgIds[i]) outcomes[i] = MigrationWrite::Conflict;
+    }
+
+    using HeldEmail = Poco::Tuple<Int64, std::string>;
+    std::vector<HeldEmail> panelEmails;
+    session << "SELECT org_id, email_key FROM users WHERE origin <> ? AND org_id IN (" + idList(candidateOrgIds) + ")",
+        bind(std::string(kOriginMigration)), into(panelEmails), now;
+    if (panelEmails.empty()) return;
+    std::unordered_map<Int64, std::size_t> positionOfOrganization;
+    for (std::size_t i = 0; i < batch.size(); ++i) positionOfOrganization[orgIds[i]] = i;
+    for (const auto& held : panelEmails) {
+        const std::size_t i = positionOfOrganization.at(held.get<0>());
+        for (const auto& user : batch[i].users) {
+            if (mappings::normalizeEmail(user.email) == held.get<1>()) outcomes[i] = MigrationWrite::Conflict;
+        }
+    }
+}
+
 MigrationWrite SqlStore::writeMigratedOrganization(const MigratedOrganization& migrated) {
-    return inTransaction([&](Session& session) { return writeMigrated(session, std::span(&migrated, 1)).front(); });
+    return inTransaction(
+        [&](Session& session) { return writeMigrated(session, std::span(&migrated, 1), UserCheck::Ask).front(); });
 }
 
 std::vector<MigrationWrite> SqlStore::writeMigratedOrganizations(const std::vector<MigratedOrganization>& batch) {
-    return inTransaction([&](Session& session) {
-        if (sqlDialect() == "sqlite") {
-            for (const char* pragma : kSqliteBatchPragmas) session << pragma, now;
-        }
-        return writeMigrated(session, batch);
-    });
+    // A user id or email held by data the migrator did not write is rare, and asking about every user of a batch
+    // costs more than inserting them: the first attempt lets the unique keys say no, which rolls it back.
+    const auto write = [&](UserCheck userCheck) {
+        return inTransaction([&](Session& session) {
+            beforeBulkWrite(session);
+            return writeMigrated(session, batch, userCheck);
+        });
+    };
+    try {
+        return write(UserCheck::TrustKeys);
+    } catch (const DuplicateKey&) {
+        return write(UserCheck::Ask);
+    }
 }
 
-std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<const MigratedOrganization> batch) {
+std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<const MigratedOrganization> batch,
+                                                    UserCheck userCheck) {
     std::vector<MigrationWrite> outcomes(batch.size(), MigrationWrite::Written);
     if (batch.empty()) return outcomes;
 
@@ -948,25 +1014,7 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
         }
     }
 
-    // A user id held by something else than the migrator, or by another organization, is a conflict.
-    std::unordered_map<Int64, std::size_t> positionOfUser;
-    std::vector<Int64> userIds;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (outcomes[i] != MigrationWrite::Written) continue;
-        for (const auto& user : batch[i].users) {
-            userIds.push_back(user.legacyId);
-            positionOfUser[user.legacyId] = i;
-        }
-    }
-    if (!userIds.empty()) {
-        using HeldUser = Poco::Tuple<Int64, Int64, std::string>;
-        std::vector<HeldUser> heldUsers;
-        session << "SELECT id, org_id, origin FROM users WHERE id IN (" + idList(userIds) + ")", into(heldUsers), now;
-        for (const auto& held : heldUsers) {
-            const std::size_t i = positionOfUser.at(held.get<0>());
-            if (held.get<2>() != kOriginMigration || held.get<1>() != orgIds[i]) outcomes[i] = MigrationWrite::Conflict;
-        }
-    }
+    if (userCheck == UserCheck::Ask) markUserConflicts(session, batch, orgIds, outcomes);
 
     std::vector<Int64> newIds, newCreatedAt, changedIds, writtenIds, connectionOrgIds;
     std::vector<std::string> newNames, newFingerprints, changedNames, changedFingerprints;
@@ -991,8 +1039,8 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
     if (writtenIds.empty()) return outcomes;
 
     std::vector<std::string> newOrigins(newIds.size(), std::string(kOriginMigration));
-    insertRows(session, rowsPerInsert(), "organizations", "id, name, origin, legacy_fingerprint, created_at", newIds,
-               newNames, newOrigins, newFingerprints, newCreatedAt);
+    insertRows(session, rowWriters(session), "organizations", "id, name, origin, legacy_fingerprint, created_at",
+               newIds, newNames, newOrigins, newFingerprints, newCreatedAt);
     if (!changedIds.empty()) {
         session << "UPDATE organizations SET name = ?, legacy_fingerprint = ? WHERE id = ?", use(changedNames),
             use(changedFingerprints), use(changedIds), now;
@@ -1018,7 +1066,7 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
     // The users of a rerun replace the ones an earlier run wrote; users created through the new panel stay.
     session << "DELETE FROM users WHERE origin = ? AND org_id IN (" + idList(writtenIds) + ")",
         bind(std::string(kOriginMigration)), now;
-    insertRows(session, rowsPerInsert(), "users",
+    insertRows(session, rowWriters(session), "users",
                "id, org_id, email, email_key, display_name, sf_user_id, active, sync_suspended, suspend_reason, "
                "suspended_by_loss, origin",
                users.ids, users.orgIds, users.emails, users.emailKeys, users.displayNames, users.salesforceUserIds,
@@ -1046,12 +1094,12 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
         rewrittenIds.push_back(orgId);
         for (const auto& event : migrated.events) events.add(event);
     }
-    insertConnections(session, inserted, rowsPerInsert());
+    insertConnections(session, inserted, rowWriters(session));
     updateConnections(session, updated);
     if (!rewrittenIds.empty()) {
         session << "DELETE FROM access_tokens WHERE org_id IN (" + idList(rewrittenIds) + ")", now;
     }
-    insertEvents(session, std::move(events), rowsPerInsert());
+    insertEvents(session, std::move(events), rowWriters(session));
     return outcomes;
 }
 

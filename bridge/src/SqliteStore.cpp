@@ -2,9 +2,12 @@
 
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/SQLite/Utility.h>
+#include <sqlite3.h>
 
 #include "bridge/Error.h"
 #include "bridge/Logging.h"
+#include "bridge/SqliteRowWriter.h"
 
 using namespace Poco::Data::Keywords;
 
@@ -18,6 +21,13 @@ constexpr int kBusyTimeoutMs = 5000;
 
 void registerConnectorOnce() {
     static const bool registered = [] {
+        // A connection is used by one thread at a time (a session is leased from the pool), so SQLite's per-call
+        // connection mutex and its memory statistics are locks for nothing; this only works before SQLite starts,
+        // which the first connection does (if something started it earlier, it stays serialized: as safe, slower).
+        if (sqlite3_config(SQLITE_CONFIG_MULTITHREAD) != SQLITE_OK ||
+            sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
+            logger("store")->debug("SQLite had started already: its connections stay serialized");
+        }
         Poco::Data::SQLite::Connector::registerConnector();
         return true;
     }();
@@ -29,6 +39,11 @@ const std::string& registeredConnector() {
     static const std::string name = "SQLite";
     return name;
 }
+
+// For the migrator's batches, on the connection that writes them (they last as long as it does): a page cache that
+// holds a batch's pages, and a checkpoint every 20,000 pages rather than every 1,000, so that a page that
+// consecutive batches rewrite is copied into the database file once rather than after every batch.
+constexpr const char* kBulkWritePragmas[] = {"PRAGMA cache_size = -32768", "PRAGMA wal_autocheckpoint = 20000"};
 
 }  // namespace
 
@@ -52,6 +67,16 @@ Poco::Data::Session SqliteStore::openSession() {
 
 bool SqliteStore::isDuplicateKey(const Poco::Exception& error) const {
     return dynamic_cast<const Poco::Data::SQLite::ConstraintViolationException*>(&error) != nullptr;
+}
+
+std::unique_ptr<RowWriter> SqliteStore::openRowWriter(Poco::Data::Session& session, std::string_view table,
+                                                      std::string_view columnNames, std::size_t columnCount) {
+    return std::make_unique<SqliteRowWriter>(Poco::Data::SQLite::Utility::dbHandle(session), table, columnNames,
+                                             columnCount);
+}
+
+void SqliteStore::beforeBulkWrite(Poco::Data::Session& session) {
+    for (const char* pragma : kBulkWritePragmas) session << pragma, now;
 }
 
 void SqliteStore::withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) {

@@ -56,15 +56,31 @@ auto LegacyMigrator::retryingWhileStoreIsAway(Write&& write) {
 MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& progress) {
     MigrationSummary summary;
     try {
-        // The next batch is read from the legacy database and translated while this one is written to the store:
-        // the store's writes are the longest step, and they have a core of their own.
-        auto next = std::async(std::launch::async, [&] { return readAndTranslate(reader); });
+        // Three steps overlap: while batch k is written to the store, batch k+1 is translated and batch k+2 is
+        // read. Reading mostly waits for the legacy server, translating and writing keep a core busy each.
+        std::future<std::vector<LegacyOrganization>> read =
+            std::async(std::launch::async, [&reader] { return reader.nextOrganizations(); });
+        // Runs on one thread at a time (each is started after the last one's result was taken), as does `read`.
+        const auto translateNext = [&] {
+            std::vector<LegacyOrganization> legacy = read.get();
+            if (!legacy.empty())
+                read = std::async(std::launch::async, [&reader] { return reader.nextOrganizations(); });
+            return translate(legacy);
+        };
+        auto next = std::async(std::launch::async, translateNext);
+        TranslatedBatch written;
         while (true) {
-            auto batch = next.get();
+            TranslatedBatch batch = next.get();
             if (batch.organizations.empty()) break;
-            next = std::async(std::launch::async, [&] { return readAndTranslate(reader); });
+            // The batch written last goes to the translating thread to be freed there, where it was allocated,
+            // rather than on the writer's.
+            next = std::async(std::launch::async, [&translateNext, done = std::move(written)]() mutable {
+                done = TranslatedBatch{};
+                return translateNext();
+            });
             migrateBatch(batch, summary);
             progress.advance(static_cast<std::int64_t>(batch.organizations.size()));
+            written = std::move(batch);
         }
         for (auto orphans = reader.nextOrphans(); !orphans.empty(); orphans = reader.nextOrphans()) {
             for (const auto& orphan : orphans) reportSkipped(LegacyOrganizationTranslator::orphanLine(orphan), summary);
@@ -81,9 +97,9 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
     return summary;
 }
 
-LegacyMigrator::TranslatedBatch LegacyMigrator::readAndTranslate(LegacyReader& reader) const {
+LegacyMigrator::TranslatedBatch LegacyMigrator::translate(const std::vector<LegacyOrganization>& organizations) const {
     TranslatedBatch batch;
-    for (const auto& legacy : reader.nextOrganizations()) {
+    for (const auto& legacy : organizations) {
         auto translated = translator_.translate(legacy);
         batch.organizations.push_back({legacy.row.id, translated.migrated.has_value(), std::move(translated.skipped),
                                        std::move(translated.warnings)});
@@ -145,8 +161,8 @@ void LegacyMigrator::report(const TranslatedBatch::Organization& organization, M
     switch (result) {
         case MigrationWrite::Conflict:
             reportSkipped("skipped organization " + std::to_string(organization.orgId) +
-                              ": conflict: its id or one of its users' ids is held by data the migrator did not "
-                              "create",
+                              ": conflict: its id, one of its users' ids or one of its users' emails is held by "
+                              "data the migrator did not create",
                           summary);
             return;
         case MigrationWrite::Written: ++summary.migrated; break;

@@ -3,7 +3,9 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
-#include <map>
+#include <charconv>
+#include <string_view>
+#include <unordered_map>
 
 #include "bridge/Secrets.h"
 #include "mappings/ConnectionNames.h"
@@ -24,7 +26,7 @@ constexpr std::string_view kMigratorActor = "migrator";
 class Fingerprint {
 public:
     void add(std::string_view value) {
-        text_ += std::to_string(value.size());
+        appendNumber(static_cast<std::int64_t>(value.size()));
         text_ += ':';
         text_ += value;
         text_ += ',';
@@ -36,21 +38,33 @@ public:
             text_ += "-,";
         }
     }
-    void addNumber(std::int64_t value) { add(std::string_view(std::to_string(value))); }
+    void addNumber(std::int64_t value) {
+        char digits[24];
+        const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+        add(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+    }
 
     std::string hex() const { return sha256Hex(text_); }
 
 private:
+    void appendNumber(std::int64_t value) {
+        char digits[24];
+        const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+        text_.append(digits, end);
+    }
+
     std::string text_;
 };
 
 std::string organizationText(std::int64_t orgId) { return "organization " + std::to_string(orgId); }
 
-std::optional<std::string> salesforceId18(const std::optional<std::string>& value, const std::string& what,
+// `describe` names the value for a warning; it is only called when there is one (a million users, few warnings).
+template <typename Describe>
+std::optional<std::string> salesforceId18(const std::optional<std::string>& value, Describe&& describe,
                                           std::vector<std::string>& warnings) {
     if (!value || value->empty()) return std::nullopt;
     auto id = mappings::toSalesforceId18(*value);
-    if (!id) warnings.push_back(what + " is not a Salesforce id; it migrates as absent");
+    if (!id) warnings.push_back(describe() + " is not a Salesforce id; it migrates as absent");
     return id;
 }
 
@@ -132,28 +146,34 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
     }
 
     // Of users whose emails differ only in letter case, the newest (highest id) is the real one.
-    std::map<std::string, std::int64_t> newestByEmail;
+    std::vector<std::string> emailKeys;
+    emailKeys.reserve(legacy.users.size());  // no reallocation: the map's keys are views of these strings
+    std::unordered_map<std::string_view, std::int64_t> newestByEmail(legacy.users.size());
     for (const auto& user : legacy.users) {
-        auto& newest = newestByEmail[mappings::normalizeEmail(user.email)];
+        emailKeys.push_back(mappings::normalizeEmail(user.email));
+        auto& newest = newestByEmail[emailKeys.back()];
         newest = std::max(newest, user.id);
     }
-    for (const auto& row : legacy.users) {
-        const std::int64_t newest = newestByEmail[mappings::normalizeEmail(row.email)];
+    migrated.users.reserve(legacy.users.size());
+    for (std::size_t index = 0; index < legacy.users.size(); ++index) {
+        const auto& row = legacy.users[index];
+        const std::int64_t newest = newestByEmail[emailKeys[index]];
         if (newest != row.id) {
             result.skipped.push_back("skipped user " + std::to_string(row.id) + " of " + organizationText(orgId) +
                                      ": superseded by user " + std::to_string(newest));
             continue;
         }
-        const std::string what = "user " + std::to_string(row.id) + " of " + organizationText(orgId);
+        const auto what = [&] { return "user " + std::to_string(row.id) + " of " + organizationText(orgId); };
         User user;
         user.legacyId = row.id;
         user.orgId = orgId;
         user.email = row.email;
         user.displayName = row.displayName;
-        user.salesforceUserId = salesforceId18(row.salesforceUserId, "sf_user_id of " + what, result.warnings);
+        user.salesforceUserId = salesforceId18(
+            row.salesforceUserId, [&] { return "sf_user_id of " + what(); }, result.warnings);
         user.active = row.active;
         const auto suspended = mappings::syncSuspendedFromLegacyState(row.syncState);
-        if (!suspended) result.warnings.push_back("sync_state of " + what + " is unknown; it migrates as 'ok'");
+        if (!suspended) result.warnings.push_back("sync_state of " + what() + " is unknown; it migrates as 'ok'");
         user.syncSuspended = suspended.value_or(false);
         if (user.syncSuspended) {
             user.suspendReason = row.syncError;
@@ -226,9 +246,11 @@ LegacyOrganizationTranslator::ConnectionOutcome LegacyOrganizationTranslator::tr
     OPENSSL_cleanse(token.data(), token.size());
 
     connection.status = *legacyStatus;
-    connection.serviceAccountUserId = salesforceId18(row.serviceAccountUserId, "sa_user_id of " + what, warnings);
+    connection.serviceAccountUserId = salesforceId18(
+        row.serviceAccountUserId, [&] { return "sa_user_id of " + what; }, warnings);
     connection.serviceAccountUsername = row.serviceAccountUsername;
-    connection.salesforceOrgId = salesforceId18(row.salesforceOrgId, "sf_org_id of " + what, warnings);
+    connection.salesforceOrgId = salesforceId18(
+        row.salesforceOrgId, [&] { return "sf_org_id of " + what; }, warnings);
     connection.instanceUrl = row.instanceUrl;
     if (connection.status == ConnectionStatus::Connected) {
         connection.connectedAt = connection.statusChangedAt;

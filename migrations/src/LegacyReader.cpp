@@ -1,7 +1,6 @@
 #include "migrations/LegacyReader.h"
 
 #include <cppconn/connection.h>
-#include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 
@@ -14,36 +13,39 @@ namespace bridge::migrations {
 
 namespace {
 
-// DATETIME and TIMESTAMP as the legacy panel wrote them; TIMESTAMP is read in UTC (see the session's time_zone).
+// The queries, with "{}" for integers. DATETIME and TIMESTAMP as the legacy panel wrote them; TIMESTAMP is read in
+// UTC (see the session's time_zone). Users come in any order: the translator orders them.
 constexpr const char* kOrganizationsAfter =
     "SELECT id, name, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), is_deleted FROM organizations "
-    "WHERE id > ? ORDER BY id LIMIT ?";
+    "WHERE id > {} ORDER BY id LIMIT {}";
 constexpr const char* kConnectivityBetween =
     "SELECT org_id, sa_login_enabled, auth_method, sf_environment, sa_user_id, sa_username, sf_org_id, "
     "instance_url, refresh_token_enc, status, DATE_FORMAT(status_changed_at, '%Y-%m-%d %H:%i:%s'), last_error, "
     "DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') FROM org_salesforce_connectivity "
-    "WHERE org_id BETWEEN ? AND ? ORDER BY org_id";
+    "WHERE org_id BETWEEN {} AND {}";
 constexpr const char* kUsersBetween =
     "SELECT id, org_id, email, display_name, sf_user_id, is_active, sync_state, sync_error FROM org_users "
-    "WHERE org_id BETWEEN ? AND ? ORDER BY org_id, id";
+    "WHERE org_id BETWEEN {} AND {}";
 constexpr const char* kOrphanConnectivityAfter =
     "SELECT c.org_id FROM org_salesforce_connectivity c LEFT JOIN organizations o ON o.id = c.org_id "
-    "WHERE o.id IS NULL AND c.org_id > ? ORDER BY c.org_id LIMIT ?";
+    "WHERE o.id IS NULL AND c.org_id > {} ORDER BY c.org_id LIMIT {}";
 constexpr const char* kOrphanUsersAfter =
     "SELECT u.org_id, COUNT(*) FROM org_users u LEFT JOIN organizations o ON o.id = u.org_id "
-    "WHERE o.id IS NULL AND u.org_id > ? GROUP BY u.org_id ORDER BY u.org_id LIMIT ?";
+    "WHERE o.id IS NULL AND u.org_id > {} GROUP BY u.org_id ORDER BY u.org_id LIMIT {}";
+
+// The query with its two "{}" replaced by the integers; integers only, so nothing needs quoting.
+std::string withIntegers(const char* query, std::int64_t first, std::int64_t second) {
+    std::string sql = query;
+    for (const std::int64_t value : {first, second}) {
+        const auto at = sql.find("{}");
+        sql.replace(at, 2, std::to_string(value));
+    }
+    return sql;
+}
 
 std::optional<std::string> optionalString(sql::ResultSet& rows, int column) {
     if (rows.isNull(column)) return std::nullopt;
     return std::string(rows.getString(column));
-}
-
-std::unique_ptr<sql::PreparedStatement> prepare(sql::Connection& connection, const char* statement) {
-    return std::unique_ptr<sql::PreparedStatement>(connection.prepareStatement(statement));
-}
-
-std::unique_ptr<sql::ResultSet> query(sql::PreparedStatement& statement) {
-    return std::unique_ptr<sql::ResultSet>(statement.executeQuery());
 }
 
 void execute(sql::Connection& connection, const char* statement) {
@@ -89,11 +91,15 @@ LegacyReader::LegacyReader(const MySqlDsn& dsn, int batchSize) : connection_(dsn
     execute(*connection_, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
     execute(*connection_, "SET SESSION TRANSACTION READ ONLY");
     execute(*connection_, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
-    organizationsAfter_ = prepare(*connection_, kOrganizationsAfter);
-    connectivityBetween_ = prepare(*connection_, kConnectivityBetween);
-    usersBetween_ = prepare(*connection_, kUsersBetween);
-    orphanConnectivityAfter_ = prepare(*connection_, kOrphanConnectivityAfter);
-    orphanUsersAfter_ = prepare(*connection_, kOrphanUsersAfter);
+    // Forward only: rows stream in while they are decoded instead of the whole result arriving first, so that the
+    // server finds the next rows meanwhile (prepared statements cannot stream in this connector). Each result is
+    // read to its end before the next query: a streaming result holds the connection.
+    streaming_.reset(connection_->createStatement());
+    streaming_->setResultSetType(sql::ResultSet::TYPE_FORWARD_ONLY);
+}
+
+std::unique_ptr<sql::ResultSet> LegacyReader::stream(const char* query, std::int64_t first, std::int64_t second) {
+    return std::unique_ptr<sql::ResultSet>(streaming_->executeQuery(withIntegers(query, first, second)));
 }
 
 // The transaction only read; ending it with the connection is all the cleanup there is.
@@ -108,18 +114,13 @@ std::int64_t LegacyReader::countOrganizations() {
 
 std::vector<LegacyOrganization> LegacyReader::nextOrganizations() {
     std::vector<LegacyOrganization> batch;
-    organizationsAfter_->setInt64(1, lastOrganizationId_);
-    organizationsAfter_->setInt(2, batchSize_);
-    {
-        auto rows = query(*organizationsAfter_);
-        while (rows->next()) {
-            LegacyOrganization organization;
-            organization.row.id = static_cast<std::int64_t>(rows->getUInt64(1));
-            organization.row.name = rows->getString(2);
-            organization.row.createdAt = rows->getString(3);
-            organization.row.deleted = rows->getInt(4) != 0;
-            batch.push_back(std::move(organization));
-        }
+    for (auto rows = stream(kOrganizationsAfter, lastOrganizationId_, batchSize_); rows->next();) {
+        LegacyOrganization organization;
+        organization.row.id = static_cast<std::int64_t>(rows->getUInt64(1));
+        organization.row.name = rows->getString(2);
+        organization.row.createdAt = rows->getString(3);
+        organization.row.deleted = rows->getInt(4) != 0;
+        batch.push_back(std::move(organization));
     }
     if (batch.empty()) return batch;
     const std::int64_t first = batch.front().row.id;
@@ -133,15 +134,11 @@ std::vector<LegacyOrganization> LegacyReader::nextOrganizations() {
                                       [](const LegacyOrganization& o, std::int64_t id) { return o.row.id < id; });
         return found != batch.end() && found->row.id == orgId ? &*found : nullptr;
     };
-    connectivityBetween_->setInt64(1, first);
-    connectivityBetween_->setInt64(2, last);
-    for (auto rows = query(*connectivityBetween_); rows->next();) {
+    for (auto rows = stream(kConnectivityBetween, first, last); rows->next();) {
         auto row = readConnectivity(*rows);
         if (auto* organization = find(row.orgId)) organization->connectivity = std::move(row);
     }
-    usersBetween_->setInt64(1, first);
-    usersBetween_->setInt64(2, last);
-    for (auto rows = query(*usersBetween_); rows->next();) {
+    for (auto rows = stream(kUsersBetween, first, last); rows->next();) {
         auto row = readUser(*rows);
         if (auto* organization = find(row.orgId)) organization->users.push_back(std::move(row));
     }
@@ -154,21 +151,17 @@ std::vector<LegacyOrphan> LegacyReader::nextOrphans() {
     std::map<std::int64_t, LegacyOrphan> merged;
     std::int64_t completeUpTo = std::numeric_limits<std::int64_t>::max();
 
-    orphanConnectivityAfter_->setInt64(1, lastOrphanId_);
-    orphanConnectivityAfter_->setInt(2, batchSize_);
     int count = 0;
     std::int64_t lastId = 0;
-    for (auto rows = query(*orphanConnectivityAfter_); rows->next(); ++count) {
+    for (auto rows = stream(kOrphanConnectivityAfter, lastOrphanId_, batchSize_); rows->next(); ++count) {
         lastId = static_cast<std::int64_t>(rows->getUInt64(1));
         merged[lastId].orgId = lastId;
         merged[lastId].connectivityRow = true;
     }
     if (count == batchSize_) completeUpTo = std::min(completeUpTo, lastId);
 
-    orphanUsersAfter_->setInt64(1, lastOrphanId_);
-    orphanUsersAfter_->setInt(2, batchSize_);
     count = 0;
-    for (auto rows = query(*orphanUsersAfter_); rows->next(); ++count) {
+    for (auto rows = stream(kOrphanUsersAfter, lastOrphanId_, batchSize_); rows->next(); ++count) {
         lastId = static_cast<std::int64_t>(rows->getUInt64(1));
         merged[lastId].orgId = lastId;
         merged[lastId].users = rows->getInt64(2);

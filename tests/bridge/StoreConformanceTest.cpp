@@ -1206,6 +1206,53 @@ TYPED_TEST(StoreConformanceTest, MigrationConflictsWithAUserIdHeldByAnotherUser)
     EXPECT_EQ(store.loadConnection(1042).version, 0);
 }
 
+TYPED_TEST(StoreConformanceTest, BatchWithAHeldUserIdWritesEveryOtherOrganizationAndReportsThatOneAConflict) {
+    Store& store = this->store();
+    const std::int64_t panelOrgId = this->newOrganization();
+    const User panelUser = store.createUser(newUser(panelOrgId, "panel@example.com"), kFirstNewLegacyId);
+    std::vector<MigratedOrganization> batch;
+    for (const std::int64_t orgId : {1042, 1043, 1044}) {
+        batch.push_back(migratedOrganization(orgId, "fingerprint-1"));
+        batch.back().users = {migratedUser(orgId * 10, orgId, "first@example.com")};
+    }
+    batch[1].users.push_back(migratedUser(panelUser.legacyId, 1043, "held@example.com"));
+
+    EXPECT_EQ(
+        store.writeMigratedOrganizations(batch),
+        (std::vector<MigrationWrite>{MigrationWrite::Written, MigrationWrite::Conflict, MigrationWrite::Written}));
+
+    EXPECT_TRUE(store.findOrganization(1042));
+    EXPECT_FALSE(store.findOrganization(1043));
+    EXPECT_TRUE(store.findOrganization(1044));
+    EXPECT_EQ(store.findUser(10420)->orgId, 1042);
+    EXPECT_FALSE(store.findUser(10430));
+    EXPECT_EQ(store.findUser(10440)->orgId, 1044);
+    EXPECT_EQ(fieldsOf(*store.findUser(panelUser.legacyId)), fieldsOf(panelUser));
+    // A second run: the written ones are current, the held one is still a conflict.
+    EXPECT_EQ(store.writeMigratedOrganizations(batch),
+              (std::vector<MigrationWrite>{MigrationWrite::AlreadyCurrent, MigrationWrite::Conflict,
+                                           MigrationWrite::AlreadyCurrent}));
+}
+
+TYPED_TEST(StoreConformanceTest, AnEmailThePanelGaveAUserOfTheOrganizationIsAConflictForARerun) {
+    Store& store = this->store();
+    MigratedOrganization legacy = migratedOrganization(1042, "fingerprint-1");
+    legacy.users = {migratedUser(10, 1042, "ann@example.com")};
+    ASSERT_EQ(store.writeMigratedOrganization(legacy), MigrationWrite::Written);
+    const User panelUser = store.createUser(newUser(1042, "bob@example.com"), kFirstNewLegacyId);
+
+    // The legacy database gained a user with the email (in other letter case) the panel has given since.
+    legacy.legacyFingerprint = "fingerprint-2";
+    legacy.users.push_back(migratedUser(11, 1042, "Bob@Example.com"));
+    EXPECT_EQ(store.writeMigratedOrganizations({legacy}), std::vector<MigrationWrite>{MigrationWrite::Conflict});
+    EXPECT_EQ(store.writeMigratedOrganization(legacy), MigrationWrite::Conflict);
+
+    EXPECT_FALSE(store.findUser(11));
+    EXPECT_EQ(fieldsOf(*store.findUser(panelUser.legacyId)), fieldsOf(panelUser));
+    EXPECT_EQ(store.findUser(10)->email, "ann@example.com");
+    EXPECT_EQ(store.countUsers(1042), 2);
+}
+
 TYPED_TEST(StoreConformanceTest, ConnectionChangedByTheServerIsNotOverwrittenByARerun) {
     Store& store = this->store();
     MigratedOrganization legacy = migratedOrganization(1042, "fingerprint-1");

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <span>
 
+#include "bridge/RowWriter.h"
 #include "bridge/Store.h"
 
 namespace bridge {
@@ -71,6 +72,12 @@ protected:
     virtual std::mutex* writeSerializer() { return nullptr; }
     // Runs `apply` while holding a lock that keeps other processes from upgrading the schema at the same time.
     virtual void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) = 0;
+    // The backend's own way to insert many rows into `table` in the session's transaction; nullptr: Poco
+    // statements of many rows each, which suit a database server (one round trip per statement).
+    virtual std::unique_ptr<RowWriter> openRowWriter(Poco::Data::Session& session, std::string_view table,
+                                                     std::string_view columnNames, std::size_t columnCount);
+    // Called at the start of a transaction that writes a whole batch of migrated organizations.
+    virtual void beforeBulkWrite(Poco::Data::Session& session);
 
     template <typename Work>
     auto inTransaction(Work&& work);
@@ -78,14 +85,18 @@ protected:
     auto withSession(Work&& work);
 
 private:
-    // Rows per INSERT statement when many rows go to one table: one on SQLite, many where each statement is a
-    // round trip to a server.
-    std::size_t rowsPerInsert() const;
+    using OpenRowWriter = std::function<std::unique_ptr<RowWriter>(std::string_view table, std::string_view columnNames,
+                                                                   std::size_t columnCount)>;
+    // openRowWriter for the session, as the insert helpers take it.
+    OpenRowWriter rowWriters(Poco::Data::Session& session);
     Connection readConnection(Poco::Data::Session& session, std::int64_t orgId, bool forUpdate);
+    // Whether writeMigrated asks the store who holds the batch's user ids and emails (Ask), or lets the users'
+    // unique keys refuse a held one (TrustKeys: a DuplicateKey then, and the caller writes the batch again with Ask).
+    enum class UserCheck { Ask, TrustKeys };
     // The migrator's organizations, in the caller's transaction: a few queries decide every one's outcome, then
     // each table gets its rows through insertRows. Outcomes are in the batch's order.
-    std::vector<MigrationWrite> writeMigrated(Poco::Data::Session& session,
-                                              std::span<const MigratedOrganization> batch);
+    std::vector<MigrationWrite> writeMigrated(Poco::Data::Session& session, std::span<const MigratedOrganization> batch,
+                                              UserCheck userCheck);
     std::optional<User> readUser(Poco::Data::Session& session, std::int64_t legacyId);
 };
 

@@ -25,6 +25,9 @@ protected:
     std::string_view lockRows() const override { return ""; }
     bool isDuplicateKey(const Poco::Exception& error) const override;
     void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) override;
+    std::unique_ptr<RowWriter> openRowWriter(Poco::Data::Session& session, std::string_view table,
+                                             std::string_view columnNames, std::size_t columnCount) override;
+    void beforeBulkWrite(Poco::Data::Session& session) override;
     // SQLite admits one writer at a time and makes the others sleep in its busy handler with growing pauses;
     // under many concurrent writers most time goes to sleeping. Queueing this process's writers on a mutex
     // leaves the busy handler only the writers of other processes.

@@ -60,7 +60,7 @@ private:
         std::vector<MigratedOrganization> writes;
     };
 
-    TranslatedBatch readAndTranslate(LegacyReader& reader) const;
+    TranslatedBatch translate(const std::vector<LegacyOrganization>& organizations) const;
     void migrateBatch(const TranslatedBatch& batch, MigrationSummary& summary);
     void migrate(const TranslatedBatch::Organization& organization, const MigratedOrganization& migrated,
                  MigrationSummary& summary);

@@ -8,8 +8,9 @@
 #include "migrations/MySqlDsn.h"
 
 namespace sql {
-class PreparedStatement;
-}
+class ResultSet;
+class Statement;
+}  // namespace sql
 
 namespace bridge::migrations {
 
@@ -35,15 +36,14 @@ public:
     std::vector<LegacyOrphan> nextOrphans();
 
 private:
+    // The query (a constant of LegacyReader.cpp) with its two integers, streaming.
+    std::unique_ptr<sql::ResultSet> stream(const char* query, std::int64_t first, std::int64_t second);
+
     std::unique_ptr<sql::Connection> connection_;
     int batchSize_;
     std::int64_t lastOrganizationId_ = 0;
     std::int64_t lastOrphanId_ = 0;
-    std::unique_ptr<sql::PreparedStatement> organizationsAfter_;
-    std::unique_ptr<sql::PreparedStatement> connectivityBetween_;
-    std::unique_ptr<sql::PreparedStatement> usersBetween_;
-    std::unique_ptr<sql::PreparedStatement> orphanConnectivityAfter_;
-    std::unique_ptr<sql::PreparedStatement> orphanUsersAfter_;
+    std::unique_ptr<sql::Statement> streaming_;
 };
 
 }  // namespace bridge::migrations

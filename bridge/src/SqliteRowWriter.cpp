@@ -1,0 +1,108 @@
+#include "bridge/SqliteRowWriter.h"
+
+#include <Poco/Data/SQLite/Utility.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace bridge {
+
+namespace {
+
+// Enough rows per statement that its start and end cost little per row; few enough that a statement is quick to
+// prepare and its values stay far below SQLite's limit on bound values (32766) for the widest table.
+constexpr std::size_t kRowsPerStatement = 64;
+constexpr std::size_t kMostBoundValues = 32766;  // SQLITE_MAX_VARIABLE_NUMBER's default since SQLite 3.32
+
+}  // namespace
+
+SqliteRowWriter::SqliteRowWriter(sqlite3* database, std::string_view table, std::string_view columnNames,
+                                 std::size_t columnCount)
+    : database_(database),
+      insertInto_("INSERT INTO " + std::string(table) + " (" + std::string(columnNames) + ") VALUES "),
+      columnCount_(columnCount),
+      rowsPerStatement_(std::min(kRowsPerStatement, kMostBoundValues / std::max<std::size_t>(columnCount, 1))) {
+    if (columnCount_ == 0) throw std::invalid_argument("SqliteRowWriter: a row needs at least one column");
+    rowPlaceholders_ = "(?";
+    for (std::size_t column = 1; column < columnCount_; ++column) rowPlaceholders_ += ", ?";
+    rowPlaceholders_ += ")";
+    pending_.reserve(rowsPerStatement_ * columnCount_);
+}
+
+SqliteRowWriter::~SqliteRowWriter() { sqlite3_finalize(fullStatement_); }
+
+void SqliteRowWriter::add(std::int64_t value) { pending_.push_back({Value::Kind::Integer, value, {}}); }
+
+void SqliteRowWriter::add(std::string_view value) { pending_.push_back({Value::Kind::Text, 0, value}); }
+
+void SqliteRowWriter::addNull() { pending_.push_back({Value::Kind::Null, 0, {}}); }
+
+void SqliteRowWriter::endRow() {
+    if (pending_.size() != (pendingRows_ + 1) * columnCount_) {
+        throw std::logic_error("SqliteRowWriter: a row of " + std::to_string(columnCount_) + " columns was given " +
+                               std::to_string(pending_.size() - pendingRows_ * columnCount_) + " values");
+    }
+    if (++pendingRows_ == rowsPerStatement_) write(pendingRows_);
+}
+
+void SqliteRowWriter::finish() {
+    if (pendingRows_ > 0) write(pendingRows_);
+}
+
+void SqliteRowWriter::write(std::size_t rows) {
+    sqlite3_stmt* statement = nullptr;
+    if (rows == rowsPerStatement_) {
+        if (fullStatement_ == nullptr) fullStatement_ = prepare(rows);
+        statement = fullStatement_;
+    } else {
+        statement = prepare(rows);  // the last, shorter set: once per writer
+    }
+    int parameter = 0;
+    int result = SQLITE_OK;
+    for (std::size_t i = 0; i < rows * columnCount_ && result == SQLITE_OK; ++i) {
+        const Value& value = pending_[i];
+        ++parameter;
+        switch (value.kind) {
+            case Value::Kind::Integer: result = sqlite3_bind_int64(statement, parameter, value.integer); break;
+            // SQLITE_STATIC: the text is the caller's until finish() (RowWriter's contract), so it is not copied.
+            // A null pointer would bind NULL: an empty view may have one, and an empty text is not NULL.
+            case Value::Kind::Text:
+                result = sqlite3_bind_text(statement, parameter, value.text.empty() ? "" : value.text.data(),
+                                           static_cast<int>(value.text.size()), SQLITE_STATIC);
+                break;
+            case Value::Kind::Null: result = sqlite3_bind_null(statement, parameter); break;
+        }
+    }
+    if (result == SQLITE_OK) result = sqlite3_step(statement) == SQLITE_DONE ? SQLITE_OK : sqlite3_reset(statement);
+    if (statement == fullStatement_) {
+        sqlite3_reset(statement);
+    } else {
+        sqlite3_finalize(statement);
+    }
+    if (result != SQLITE_OK) fail(result);
+    pending_.clear();
+    pendingRows_ = 0;
+}
+
+sqlite3_stmt* SqliteRowWriter::prepare(std::size_t rows) {
+    std::string sql = insertInto_;
+    sql.reserve(insertInto_.size() + rows * (rowPlaceholders_.size() + 2));
+    for (std::size_t row = 0; row < rows; ++row) {
+        if (row > 0) sql += ", ";
+        sql += rowPlaceholders_;
+    }
+    sqlite3_stmt* statement = nullptr;
+    const int result = sqlite3_prepare_v2(database_, sql.c_str(), static_cast<int>(sql.size()), &statement, nullptr);
+    if (result != SQLITE_OK) fail(result);
+    return statement;
+}
+
+void SqliteRowWriter::fail(int resultCode) {
+    // The primary code: Poco maps those (a unique key's refusal to ConstraintViolationException, which the store
+    // reads as a duplicate key), not the extended ones.
+    Poco::Data::SQLite::Utility::throwException(database_, resultCode & 0xFF);
+    throw std::logic_error("SqliteRowWriter: SQLite failed without an error");  // throwException always throws
+}
+
+}  // namespace bridge
