@@ -2,7 +2,9 @@
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -33,6 +35,49 @@ std::vector<std::string> lines(const std::string& text) {
     std::istringstream stream(text);
     for (std::string line; std::getline(stream, line);) all.push_back(line);
     return all;
+}
+
+// A user's every field, to compare users the store held before and after a run.
+std::string describe(const User& user) {
+    std::ostringstream out;
+    out << user.legacyId << '|' << user.orgId << '|' << user.email << '|' << user.displayName.value_or("<none>") << '|'
+        << user.salesforceUserId.value_or("<none>") << '|' << user.active << user.syncSuspended << user.suspendedByLoss
+        << '|' << user.suspendReason.value_or("<none>");
+    return out.str();
+}
+
+std::vector<std::string> describe(const std::vector<User>& users) {
+    std::vector<std::string> described;
+    for (const auto& user : users) described.push_back(describe(user));
+    return described;
+}
+
+// What a component logs while it is in scope, on top of its usual standard error.
+class CapturedLog {
+public:
+    explicit CapturedLog(std::string_view component)
+        : log_(logger(component)), sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)) {
+        log_->sinks().push_back(sink_);
+    }
+    ~CapturedLog() {
+        auto& sinks = log_->sinks();
+        sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+    }
+    CapturedLog(const CapturedLog&) = delete;
+    CapturedLog& operator=(const CapturedLog&) = delete;
+
+    std::string text() const { return text_.str(); }
+
+private:
+    std::ostringstream text_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
+std::string conflictLine(std::int64_t orgId) {
+    return "skipped organization " + std::to_string(orgId) +
+           ": conflict: its id, one of its users' ids or one of its users' emails is held by data the migrator did "
+           "not create";
 }
 
 class LegacyMigratorTest : public ::testing::Test {
@@ -126,6 +171,24 @@ protected:
 
     static std::int64_t liveOrganizations() {
         return kOrganizations - static_cast<std::int64_t>(manifest_->organizationsWith(LegacyCase::SoftDeleted).size());
+    }
+
+    // The first organization of a case that migrates (is not soft-deleted).
+    static std::int64_t firstLiveOrganizationWith(LegacyCase legacyCase) {
+        for (auto id : manifest_->organizationsWith(legacyCase)) {
+            if (!manifest_->has(id, LegacyCase::SoftDeleted)) return id;
+        }
+        return 0;
+    }
+
+    // The ids a query on the legacy database returns in its first column.
+    static std::vector<std::int64_t> legacyIds(const std::string& query) {
+        auto root = server_->connectAsRoot("legacy");
+        std::unique_ptr<sql::Statement> statement(root->createStatement());
+        std::unique_ptr<sql::ResultSet> rows(statement->executeQuery(query));
+        std::vector<std::int64_t> ids;
+        while (rows->next()) ids.push_back(rows->getInt64(1));
+        return ids;
     }
 
     static testsupport::MariaDbServer* server_;
@@ -307,6 +370,140 @@ TEST_F(LegacyMigratorTest, AnIdTheNewPanelHoldsIsAConflictAndTheRestMigrates) {
     EXPECT_NE(report.find("skipped organization " + std::to_string(taken) + ": conflict: "), std::string::npos);
     EXPECT_EQ(store_->findOrganization(taken)->name, "made in the new panel");
     EXPECT_EQ(summary.migrated, liveOrganizations() - 1);
+}
+
+// The batch is written whole: a user id held by a user of another organization, created through the new panel,
+// keeps out only the organization whose legacy user has that id.
+TEST_F(LegacyMigratorTest, AUserIdTheNewPanelHoldsIsAConflictAndTheRestOfTheBatchMigrates) {
+    const std::int64_t orgId = firstLiveOrganizationWith(LegacyCase::Established);
+    ASSERT_NE(orgId, 0);
+    const auto legacyUsers =
+        legacyIds("SELECT id FROM org_users WHERE org_id = " + std::to_string(orgId) + " ORDER BY id");
+    ASSERT_FALSE(legacyUsers.empty());
+    const std::int64_t takenUserId = legacyUsers.front();
+    for (const auto& twin : manifest_->caseTwins) ASSERT_NE(twin.olderUserId, takenUserId);
+
+    const auto panelOrganization = store_->createOrganization("made in the new panel", kFirstNewLegacyId);
+    ASSERT_EQ(panelOrganization.legacyId, kFirstNewLegacyId);
+    NewUser newUser;
+    newUser.orgId = panelOrganization.legacyId;
+    newUser.email = "panel@example.com";
+    newUser.displayName = "Made in the new panel";
+    // On a store without users, the first id allocated is the one asked for.
+    const User panelUser = store_->createUser(newUser, takenUserId);
+    ASSERT_EQ(panelUser.legacyId, takenUserId);
+
+    std::string report;
+    MigrationSummary summary;
+    std::string warnings;
+    {
+        const CapturedLog log("migrate");
+        summary = migrate(report);
+        warnings = log.text();
+    }
+
+    const auto printed = lines(report);
+    EXPECT_EQ(std::count(printed.begin(), printed.end(), conflictLine(orgId)), 1) << report;
+    EXPECT_EQ(report.find("failed organization"), std::string::npos) << report;
+    // Decided by the batch write, not by the one-by-one writes the migrator falls back to when a batch fails.
+    EXPECT_EQ(warnings.find("batch write failed"), std::string::npos) << warnings;
+
+    EXPECT_FALSE(store_->findOrganization(orgId));
+    for (auto userId : legacyUsers) {
+        if (userId != takenUserId) {
+            EXPECT_FALSE(store_->findUser(userId)) << userId;
+        }
+    }
+    const auto heldUser = store_->findUser(takenUserId);
+    ASSERT_TRUE(heldUser);
+    EXPECT_EQ(describe(*heldUser), describe(panelUser));
+    EXPECT_EQ(store_->countUsers(panelOrganization.legacyId), 1);
+    EXPECT_EQ(store_->findOrganization(panelOrganization.legacyId)->name, "made in the new panel");
+
+    EXPECT_EQ(summary.migrated, liveOrganizations() - 1);
+    EXPECT_EQ(summary.failed, 0);
+    EXPECT_FALSE(summary.abortedBecause);
+
+    // Every other organization migrated, its batch's first of all.
+    const auto live = legacyIds("SELECT id FROM organizations WHERE is_deleted = 0 ORDER BY id");
+    ASSERT_EQ(static_cast<std::int64_t>(live.size()), liveOrganizations());
+    const auto next = std::upper_bound(live.begin(), live.end(), orgId);
+    ASSERT_NE(next, live.end());
+    EXPECT_TRUE(store_->findOrganization(*next)) << *next;
+    EXPECT_GT(store_->countUsers(*next), 0) << *next;
+    for (auto id : live) {
+        if (id != orgId) {
+            EXPECT_TRUE(store_->findOrganization(id)) << id;
+        }
+    }
+}
+
+// A user created through the new panel in a migrated organization keeps its email: a rerun that brings a legacy
+// user with that email (in other letter case) leaves the organization as it was and goes on.
+TEST_F(LegacyMigratorTest, AnEmailANewPanelUserHoldsInAMigratedOrganizationIsAConflictOnTheRerun) {
+    std::string report;
+    const auto first = migrate(report);
+    ASSERT_EQ(first.migrated, liveOrganizations());
+    const std::int64_t orgId = firstLiveOrganizationWith(LegacyCase::Established);
+    ASSERT_NE(orgId, 0);
+    ASSERT_TRUE(store_->findOrganization(orgId));
+
+    NewUser newUser;
+    newUser.orgId = orgId;
+    newUser.email = "late@example.com";
+    newUser.displayName = "Made in the new panel";
+    const User panelUser = store_->createUser(newUser, kFirstNewLegacyId);
+    const auto countBefore = store_->countUsers(orgId);
+    const auto usersBefore = describe(store_->listUsersAfter(orgId, 0, 1000));
+    ASSERT_EQ(static_cast<std::int64_t>(usersBefore.size()), countBefore);
+
+    // The legacy database is shared by the suite's tests: the row goes again however this test ends.
+    const std::string lateRow =
+        "org_users WHERE org_id = " + std::to_string(orgId) + " AND email = BINARY 'LATE@example.com'";
+    auto root = server_->connectAsRoot("legacy");
+    std::unique_ptr<sql::Statement>(root->createStatement())
+        ->execute(
+            "INSERT INTO org_users (org_id, email, display_name, sf_user_id, is_active, sync_state, sync_error) "
+            "VALUES (" +
+            std::to_string(orgId) + ", 'LATE@example.com', 'Late legacy user', NULL, 1, 'ok', NULL)");
+    struct RemoveOnExit {
+        sql::Connection& connection;
+        const std::string& row;
+        ~RemoveOnExit() {
+            try {
+                std::unique_ptr<sql::Statement>(connection.createStatement())->execute("DELETE FROM " + row);
+            } catch (const std::exception& error) {
+                ADD_FAILURE() << "could not remove the legacy row again: " << error.what();
+            }
+        }
+    } removeOnExit{*root, lateRow};
+    const auto lateUsers = legacyIds("SELECT id FROM " + lateRow);
+    ASSERT_EQ(lateUsers.size(), 1u);
+    const std::int64_t lateUserId = lateUsers.front();
+
+    MigrationSummary summary;
+    std::string warnings;
+    {
+        const CapturedLog log("migrate");
+        summary = migrate(report);
+        warnings = log.text();
+    }
+
+    const auto printed = lines(report);
+    EXPECT_EQ(std::count(printed.begin(), printed.end(), conflictLine(orgId)), 1) << report;
+    EXPECT_EQ(report.find("failed organization"), std::string::npos) << report;
+    EXPECT_EQ(warnings.find("batch write failed"), std::string::npos) << warnings;
+    EXPECT_EQ(summary.failed, 0);
+    EXPECT_FALSE(summary.abortedBecause);
+    EXPECT_EQ(summary.migrated, 0);
+    EXPECT_EQ(summary.alreadyCurrent, liveOrganizations() - 1);
+
+    const auto heldUser = store_->findUser(panelUser.legacyId);
+    ASSERT_TRUE(heldUser);
+    EXPECT_EQ(describe(*heldUser), describe(panelUser));
+    EXPECT_FALSE(store_->findUser(lateUserId));
+    EXPECT_EQ(store_->countUsers(orgId), countBefore);
+    EXPECT_EQ(describe(store_->listUsersAfter(orgId, 0, 1000)), usersBefore);
 }
 
 TEST_F(LegacyMigratorTest, LeavesAConnectionTheServerChangedAfterTheMigration) {
