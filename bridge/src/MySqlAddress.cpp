@@ -69,9 +69,23 @@ MySqlAddress MySqlAddress::parse(std::string_view text, std::string_view key) {
     if (slash == std::string_view::npos || slash + 1 == hostPortDatabase.size()) throw fail("no database");
     address.database = std::string(hostPortDatabase.substr(slash + 1));
     const std::string_view hostPort = hostPortDatabase.substr(0, slash);
-    const std::size_t portColon = hostPort.rfind(':');
-    address.host = std::string(hostPort.substr(0, portColon));
-    if (address.host.empty()) throw fail("no host");
+    std::size_t portColon = std::string_view::npos;
+    if (hostPort.starts_with('[')) {  // an IPv6 address: [::1]:3306
+        const std::size_t close = hostPort.find(']');
+        if (close == std::string_view::npos) throw fail("bad host");
+        address.host = std::string(hostPort.substr(1, close - 1));
+        if (close + 1 < hostPort.size()) {
+            if (hostPort[close + 1] != ':') throw fail("bad host");
+            portColon = close + 1;
+        }
+    } else {
+        portColon = hostPort.rfind(':');
+        address.host = std::string(hostPort.substr(0, portColon));
+    }
+    if (address.host.empty()) {
+        if (!address.socket) throw fail("no host");
+        address.host = "localhost";  // a socket is on this machine
+    }
     if (portColon != std::string_view::npos) {
         const std::string_view portText = hostPort.substr(portColon + 1);
         unsigned port = 0;

@@ -1,7 +1,9 @@
 #include "bridge/PublicIds.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <stdexcept>
@@ -24,6 +26,7 @@ struct IdKind {
 };
 constexpr IdKind kProfile{"prf_", "profile\0"sv};
 constexpr IdKind kUser{"usr_", "user\0\0\0\0"sv};
+static_assert(kProfile.tag.size() == 8 && kUser.tag.size() == 8, "a tag fills the block's second half");
 
 constexpr std::size_t kHexLength = 2 * sizeof(Block);
 constexpr char kHexDigits[] = "0123456789abcdef";
@@ -42,6 +45,7 @@ Block transform(const Block& input, bool encrypt) {
             EVP_CipherInit_ex(created.get(), EVP_aes_128_ecb(), nullptr, kIdKey.data(), nullptr, encrypt ? 1 : 0) !=
                 1 ||
             EVP_CIPHER_CTX_set_padding(created.get(), 0) != 1) {
+            ERR_clear_error();
             throw std::runtime_error("cannot set up the public id cipher");
         }
         context = std::move(created);
@@ -50,6 +54,8 @@ Block transform(const Block& input, bool encrypt) {
     int written = 0;
     if (EVP_CipherUpdate(context.get(), output.data(), &written, input.data(), static_cast<int>(input.size())) != 1 ||
         written != static_cast<int>(output.size())) {
+        ERR_clear_error();
+        context.reset();  // set up afresh next time rather than reuse a context in an unknown state
         throw std::runtime_error("the public id cipher failed");
     }
     return output;

@@ -120,9 +120,6 @@ public:
 // bound values (MySQL 65535, SQLite 32766) for the widest table.
 constexpr std::size_t kRowsPerServerInsert = 500;
 
-using OpenRowWriter = std::function<std::unique_ptr<RowWriter>(std::string_view table, std::string_view columnNames,
-                                                               std::size_t columnCount)>;
-
 void addValue(RowWriter& writer, Int64 value) { writer.add(std::int64_t{value}); }
 void addValue(RowWriter& writer, const std::string& value) { writer.add(std::string_view(value)); }
 template <typename T>
@@ -254,7 +251,7 @@ std::unique_ptr<RowWriter> SqlStore::openRowWriter(Session&, std::string_view, s
 
 void SqlStore::beforeBulkWrite(Session&) {}
 
-SqlStore::OpenRowWriter SqlStore::rowWriters(Session& session) {
+OpenRowWriter SqlStore::rowWriterOpener(Session& session) {
     return [this, &session](std::string_view table, std::string_view columnNames, std::size_t columnCount) {
         return openRowWriter(session, table, columnNames, columnCount);
     };
@@ -584,8 +581,8 @@ struct ConnectionColumns {
     bool empty() const { return orgIds.empty(); }
 };
 
-void insertConnections(Session& session, ConnectionColumns& rows, const OpenRowWriter& rowWriters) {
-    insertRows(session, rowWriters, "connections", std::string(kConnectionColumns) + ", written_by", rows.orgIds,
+void insertConnections(Session& session, ConnectionColumns& rows, const OpenRowWriter& openRowWriter) {
+    insertRows(session, openRowWriter, "connections", std::string(kConnectionColumns) + ", written_by", rows.orgIds,
                rows.loginEnabled, rows.authorizationMethods, rows.statuses, rows.environments,
                rows.serviceAccountUserIds, rows.serviceAccountUsernames, rows.salesforceOrgIds, rows.instanceUrls,
                rows.tokenCiphertexts, rows.tokenKeys, rows.statusChangedAt, rows.connectedAt, rows.lastErrors,
@@ -606,12 +603,12 @@ void updateConnections(Session& session, ConnectionColumns& rows) {
 }
 
 void writeConnection(Session& session, const Connection& connection, bool exists, std::string_view writtenBy,
-                     const OpenRowWriter& rowWriters) {
+                     const OpenRowWriter& openRowWriter) {
     ConnectionColumns row(connection, writtenBy);
     if (exists) {
         updateConnections(session, row);
     } else {
-        insertConnections(session, row, rowWriters);
+        insertConnections(session, row, openRowWriter);
     }
 }
 
@@ -636,8 +633,8 @@ struct EventColumns {
     }
 };
 
-void insertEvents(Session& session, EventColumns&& rows, const OpenRowWriter& rowWriters) {
-    insertRows(session, rowWriters, "events", "org_id, at, type, panel, actor, detail", rows.orgIds, rows.times,
+void insertEvents(Session& session, EventColumns&& rows, const OpenRowWriter& openRowWriter) {
+    insertRows(session, openRowWriter, "events", "org_id, at, type, panel, actor, detail", rows.orgIds, rows.times,
                rows.types, rows.panels, rows.actors, rows.details);
 }
 
@@ -652,7 +649,7 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
     auto write = [&](Session& session, std::int64_t currentVersion) {
         Connection next = transition.next;
         next.version = currentVersion + 1;
-        writeConnection(session, next, currentVersion > 0, kWrittenByService, rowWriters(session));
+        writeConnection(session, next, currentVersion > 0, kWrittenByService, rowWriterOpener(session));
         const Int64 orgId = next.orgId;
         switch (transition.users) {
             case UserEffect::None: break;
@@ -668,7 +665,7 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
                 break;
         }
         if (transition.forgetAccessToken) session << "DELETE FROM access_tokens WHERE org_id = ?", bind(orgId), now;
-        insertEvents(session, EventColumns(transition.events), rowWriters(session));
+        insertEvents(session, EventColumns(transition.events), rowWriterOpener(session));
     };
     // True: written; false: the version moved on; nullopt: the organization has no connection row yet.
     const std::optional<bool> written = inTransaction([&](Session& session) -> std::optional<bool> {
@@ -691,7 +688,7 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
 }
 
 void SqlStore::appendEvent(const Event& event) {
-    inTransaction([&](Session& session) { insertEvents(session, EventColumns({event}), rowWriters(session)); });
+    inTransaction([&](Session& session) { insertEvents(session, EventColumns({event}), rowWriterOpener(session)); });
 }
 
 std::vector<Event> SqlStore::listEvents(std::int64_t orgId, std::int64_t beforeEventId, int limit) {
@@ -852,7 +849,7 @@ bool SqlStore::commitRefresh(const RefreshOutcome& outcome) {
                    "VALUES (?, ?, ?, ?, ?)",
             bind(orgId), bind(outcome.accessToken.token.ciphertext), bind(outcome.accessToken.token.keyId),
             bind(outcome.accessToken.instanceUrl), bind(Int64{outcome.accessToken.expiresAt}), now;
-        insertEvents(session, EventColumns(outcome.events), rowWriters(session));
+        insertEvents(session, EventColumns(outcome.events), rowWriterOpener(session));
         return true;
     });
 }
@@ -903,10 +900,6 @@ struct UserColumns {
     }
 };
 
-}  // namespace
-
-namespace {
-
 void keepServerSuspensions(Session& session, const std::vector<Int64>& orgIds, UserColumns& users) {
     using Suspension = Poco::Tuple<Int64, Int64, Nullable<std::string>, Int64>;
     std::vector<Suspension> stored;
@@ -924,12 +917,14 @@ void keepServerSuspensions(Session& session, const std::vector<Int64>& orgIds, U
     }
 }
 
-}  // namespace
-
 // A user id held by something else than the migrator or by another organization, or an email held in the
-// organization by a user created through the new panel, is a conflict: the organization is not written.
+// organization by a user created through the new panel, is a conflict: the organization is not written. A user id
+// that the migrator wrote into another organization of this batch is free if that organization is rewritten (its
+// migrated users are replaced first): the user moved between them in the legacy database.
 void markUserConflicts(Session& session, std::span<const MigratedOrganization> batch, const std::vector<Int64>& orgIds,
                        std::vector<MigrationWrite>& outcomes) {
+    std::unordered_map<Int64, std::size_t> positionOfOrganization;
+    for (std::size_t i = 0; i < batch.size(); ++i) positionOfOrganization[orgIds[i]] = i;
     std::unordered_map<Int64, std::size_t> positionOfUser;
     std::vector<Int64> userIds, candidateOrgIds;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -944,29 +939,62 @@ void markUserConflicts(Session& session, std::span<const MigratedOrganization> b
     using HeldUser = Poco::Tuple<Int64, Int64, std::string>;
     std::vector<HeldUser> heldUsers;
     session << "SELECT id, org_id, origin FROM users WHERE id IN (" + idList(userIds) + ")", into(heldUsers), now;
+    // (organization, organization of this batch that must be rewritten for it to be written)
+    std::vector<std::pair<std::size_t, std::size_t>> needsRewriteOf;
     for (const auto& held : heldUsers) {
         const std::size_t i = positionOfUser.at(held.get<0>());
-        if (held.get<2>() != kOriginMigration || held.get<1>() != orgIds[i]) outcomes[i] = MigrationWrite::Conflict;
+        if (held.get<1>() == orgIds[i] && held.get<2>() == kOriginMigration) continue;
+        const auto holder = positionOfOrganization.find(held.get<1>());
+        if (held.get<2>() == kOriginMigration && holder != positionOfOrganization.end()) {
+            needsRewriteOf.emplace_back(i, holder->second);
+        } else {
+            outcomes[i] = MigrationWrite::Conflict;
+        }
     }
 
     using HeldEmail = Poco::Tuple<Int64, std::string>;
     std::vector<HeldEmail> panelEmails;
     session << "SELECT org_id, email_key FROM users WHERE origin <> ? AND org_id IN (" + idList(candidateOrgIds) + ")",
         bind(std::string(kOriginMigration)), into(panelEmails), now;
-    if (panelEmails.empty()) return;
-    std::unordered_map<Int64, std::size_t> positionOfOrganization;
-    for (std::size_t i = 0; i < batch.size(); ++i) positionOfOrganization[orgIds[i]] = i;
     for (const auto& held : panelEmails) {
         const std::size_t i = positionOfOrganization.at(held.get<0>());
         for (const auto& user : batch[i].users) {
             if (mappings::normalizeEmail(user.email) == held.get<1>()) outcomes[i] = MigrationWrite::Conflict;
         }
     }
+
+    // An organization not rewritten keeps its users, so one waiting for it is a conflict too (and so on).
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (const auto& [waiting, holder] : needsRewriteOf) {
+            if (outcomes[waiting] == MigrationWrite::Written && outcomes[holder] != MigrationWrite::Written) {
+                outcomes[waiting] = MigrationWrite::Conflict;
+                changed = true;
+            }
+        }
+    }
 }
 
+}  // namespace
+
+namespace {
+
+// A unique key refused a migrated row although the store was asked who holds its ids and emails first: an email
+// that the database compares as equal to another and the migrator does not (trailing spaces on MariaDB), or a
+// panel write in between on another connection. The organization fails alone, not as an outage of the store.
+Error refusedAfterAsking() {
+    return Error(ErrorCode::Internal, "the store refused one of its users as a duplicate of a row it holds");
+}
+
+}  // namespace
+
 MigrationWrite SqlStore::writeMigratedOrganization(const MigratedOrganization& migrated) {
-    return inTransaction(
-        [&](Session& session) { return writeMigrated(session, std::span(&migrated, 1), UserCheck::Ask).front(); });
+    try {
+        return inTransaction(
+            [&](Session& session) { return writeMigrated(session, std::span(&migrated, 1), UserCheck::Ask).front(); });
+    } catch (const DuplicateKey&) {
+        throw refusedAfterAsking();
+    }
 }
 
 std::vector<MigrationWrite> SqlStore::writeMigratedOrganizations(const std::vector<MigratedOrganization>& batch) {
@@ -981,7 +1009,12 @@ std::vector<MigrationWrite> SqlStore::writeMigratedOrganizations(const std::vect
     try {
         return write(UserCheck::TrustKeys);
     } catch (const DuplicateKey&) {
+        // A key said no: the batch is written again, asking first this time.
+    }
+    try {
         return write(UserCheck::Ask);
+    } catch (const DuplicateKey&) {
+        throw refusedAfterAsking();
     }
 }
 
@@ -1039,7 +1072,7 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
     if (writtenIds.empty()) return outcomes;
 
     std::vector<std::string> newOrigins(newIds.size(), std::string(kOriginMigration));
-    insertRows(session, rowWriters(session), "organizations", "id, name, origin, legacy_fingerprint, created_at",
+    insertRows(session, rowWriterOpener(session), "organizations", "id, name, origin, legacy_fingerprint, created_at",
                newIds, newNames, newOrigins, newFingerprints, newCreatedAt);
     if (!changedIds.empty()) {
         session << "UPDATE organizations SET name = ?, legacy_fingerprint = ? WHERE id = ?", use(changedNames),
@@ -1066,7 +1099,7 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
     // The users of a rerun replace the ones an earlier run wrote; users created through the new panel stay.
     session << "DELETE FROM users WHERE origin = ? AND org_id IN (" + idList(writtenIds) + ")",
         bind(std::string(kOriginMigration)), now;
-    insertRows(session, rowWriters(session), "users",
+    insertRows(session, rowWriterOpener(session), "users",
                "id, org_id, email, email_key, display_name, sf_user_id, active, sync_suspended, suspend_reason, "
                "suspended_by_loss, origin",
                users.ids, users.orgIds, users.emails, users.emailKeys, users.displayNames, users.salesforceUserIds,
@@ -1094,12 +1127,12 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
         rewrittenIds.push_back(orgId);
         for (const auto& event : migrated.events) events.add(event);
     }
-    insertConnections(session, inserted, rowWriters(session));
+    insertConnections(session, inserted, rowWriterOpener(session));
     updateConnections(session, updated);
     if (!rewrittenIds.empty()) {
         session << "DELETE FROM access_tokens WHERE org_id IN (" + idList(rewrittenIds) + ")", now;
     }
-    insertEvents(session, std::move(events), rowWriters(session));
+    insertEvents(session, std::move(events), rowWriterOpener(session));
     return outcomes;
 }
 

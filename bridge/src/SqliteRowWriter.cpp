@@ -11,9 +11,8 @@ namespace bridge {
 namespace {
 
 // Enough rows per statement that its start and end cost little per row; few enough that a statement is quick to
-// prepare and its values stay far below SQLite's limit on bound values (32766) for the widest table.
+// prepare. Fewer where the connection's limit on bound values would be passed (999 before SQLite 3.32).
 constexpr std::size_t kRowsPerStatement = 64;
-constexpr std::size_t kMostBoundValues = 32766;  // SQLITE_MAX_VARIABLE_NUMBER's default since SQLite 3.32
 
 }  // namespace
 
@@ -22,8 +21,11 @@ SqliteRowWriter::SqliteRowWriter(sqlite3* database, std::string_view table, std:
     : database_(database),
       insertInto_("INSERT INTO " + std::string(table) + " (" + std::string(columnNames) + ") VALUES "),
       columnCount_(columnCount),
-      rowsPerStatement_(std::min(kRowsPerStatement, kMostBoundValues / std::max<std::size_t>(columnCount, 1))) {
+      rowsPerStatement_(kRowsPerStatement) {
     if (columnCount_ == 0) throw std::invalid_argument("SqliteRowWriter: a row needs at least one column");
+    const auto mostBoundValues = static_cast<std::size_t>(sqlite3_limit(database_, SQLITE_LIMIT_VARIABLE_NUMBER, -1));
+    if (columnCount_ > mostBoundValues) throw std::invalid_argument("SqliteRowWriter: more columns than SQLite binds");
+    rowsPerStatement_ = std::min(rowsPerStatement_, mostBoundValues / columnCount_);
     rowPlaceholders_ = "(?";
     for (std::size_t column = 1; column < columnCount_; ++column) rowPlaceholders_ += ", ?";
     rowPlaceholders_ += ")";
@@ -102,7 +104,8 @@ void SqliteRowWriter::fail(int resultCode) {
     // The primary code: Poco maps those (a unique key's refusal to ConstraintViolationException, which the store
     // reads as a duplicate key), not the extended ones.
     Poco::Data::SQLite::Utility::throwException(database_, resultCode & 0xFF);
-    throw std::logic_error("SqliteRowWriter: SQLite failed without an error");  // throwException always throws
+    // Poco lets the codes that are no error pass (OK, ROW, DONE); this is only called with errors.
+    throw std::logic_error("SqliteRowWriter: SQLite failed with code " + std::to_string(resultCode));
 }
 
 }  // namespace bridge

@@ -19,15 +19,16 @@ namespace {
 // unavailable.
 constexpr int kBusyTimeoutMs = 5000;
 
+// A connection is only ever used by the thread that leased it (SqlStore::withSession), so SQLite's per-call
+// connection mutex and its memory statistics are locks for nothing. The setting only takes before SQLite starts,
+// hence at static initialisation, before main and before any connection of any program linking the store. (Had
+// SQLite started anyway, the calls fail and it stays serialized: as safe, slower.)
+const bool kSqliteMultiThreaded =
+    sqlite3_config(SQLITE_CONFIG_MULTITHREAD) == SQLITE_OK && sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+
 void registerConnectorOnce() {
     static const bool registered = [] {
-        // A connection is used by one thread at a time (a session is leased from the pool), so SQLite's per-call
-        // connection mutex and its memory statistics are locks for nothing; this only works before SQLite starts,
-        // which the first connection does (if something started it earlier, it stays serialized: as safe, slower).
-        if (sqlite3_config(SQLITE_CONFIG_MULTITHREAD) != SQLITE_OK ||
-            sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
-            logger("store")->debug("SQLite had started already: its connections stay serialized");
-        }
+        if (!kSqliteMultiThreaded) logger("store")->debug("SQLite had started early: its connections stay serialized");
         Poco::Data::SQLite::Connector::registerConnector();
         return true;
     }();

@@ -1,5 +1,6 @@
 #include "bridge/StoreFactory.h"
 
+#include <cctype>
 #include <cstdlib>
 
 #include "bridge/Config.h"
@@ -9,12 +10,25 @@
 
 namespace bridge {
 
+namespace {
+
+// Poco's connection string is "key=value;...", values stripped of surrounding spaces: a ';' inside a value would
+// start a key of its own, and a space at either end would silently go.
+bool fitsConnectionString(const std::string& value) {
+    const auto isSpace = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+    return value.find(';') == std::string::npos &&
+           (value.empty() || (!isSpace(value.front()) && !isSpace(value.back())));
+}
+
+}  // namespace
+
 std::string mysqlConnectionString(const std::string& dsn) {
     const MySqlAddress address = MySqlAddress::parse(dsn, "store.dsn");
-    // Poco's connection string is "key=value;...": a ';' inside a value would start a key of its own.
-    for (const std::string* value : {&address.user, &address.password, &address.database}) {
-        if (value->find(';') != std::string::npos) {
-            throw ConfigError("store.dsn: user, password and database may not hold ';' (the connector splits on it)");
+    for (const std::string* value : {&address.user, &address.password, &address.host, &address.database}) {
+        if (!fitsConnectionString(*value)) {
+            throw ConfigError(
+                "store.dsn: the user, password, host and database may not hold ';' nor begin or end with a space "
+                "(the connector's connection string cannot carry them)");
         }
     }
     std::string host = address.host;

@@ -145,18 +145,25 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
         fingerprint.addNullable(row.lastError);
     }
 
+    // Users in id order whatever order they came in: the fingerprint, the report's lines and the store's rows
+    // must not depend on it.
+    std::vector<const LegacyUserRow*> usersById;
+    usersById.reserve(legacy.users.size());
+    for (const auto& user : legacy.users) usersById.push_back(&user);
+    std::sort(usersById.begin(), usersById.end(), [](const auto* a, const auto* b) { return a->id < b->id; });
+
     // Of users whose emails differ only in letter case, the newest (highest id) is the real one.
     std::vector<std::string> emailKeys;
-    emailKeys.reserve(legacy.users.size());  // no reallocation: the map's keys are views of these strings
-    std::unordered_map<std::string_view, std::int64_t> newestByEmail(legacy.users.size());
-    for (const auto& user : legacy.users) {
-        emailKeys.push_back(mappings::normalizeEmail(user.email));
+    emailKeys.reserve(usersById.size());  // no reallocation: the map's keys are views of these strings
+    std::unordered_map<std::string_view, std::int64_t> newestByEmail(usersById.size());
+    for (const auto* user : usersById) {
+        emailKeys.push_back(mappings::normalizeEmail(user->email));
         auto& newest = newestByEmail[emailKeys.back()];
-        newest = std::max(newest, user.id);
+        newest = std::max(newest, user->id);
     }
-    migrated.users.reserve(legacy.users.size());
-    for (std::size_t index = 0; index < legacy.users.size(); ++index) {
-        const auto& row = legacy.users[index];
+    migrated.users.reserve(usersById.size());
+    for (std::size_t index = 0; index < usersById.size(); ++index) {
+        const auto& row = *usersById[index];
         const std::int64_t newest = newestByEmail[emailKeys[index]];
         if (newest != row.id) {
             result.skipped.push_back("skipped user " + std::to_string(row.id) + " of " + organizationText(orgId) +
@@ -190,8 +197,6 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
         fingerprint.add(row.syncState);
         fingerprint.addNullable(row.syncError);
     }
-    std::sort(migrated.users.begin(), migrated.users.end(),
-              [](const User& a, const User& b) { return a.legacyId < b.legacyId; });
     migrated.legacyFingerprint = fingerprint.hex();
     result.migrated = std::move(migrated);
     return result;

@@ -14,7 +14,7 @@ namespace bridge::migrations {
 namespace {
 
 // The queries, with "{}" for integers. DATETIME and TIMESTAMP as the legacy panel wrote them; TIMESTAMP is read in
-// UTC (see the session's time_zone). Users come in any order: the translator orders them.
+// UTC (see the session's time_zone). Users in id order: the organization index gives them so without a sort.
 constexpr const char* kOrganizationsAfter =
     "SELECT id, name, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), is_deleted FROM organizations "
     "WHERE id > {} ORDER BY id LIMIT {}";
@@ -25,7 +25,7 @@ constexpr const char* kConnectivityBetween =
     "WHERE org_id BETWEEN {} AND {}";
 constexpr const char* kUsersBetween =
     "SELECT id, org_id, email, display_name, sf_user_id, is_active, sync_state, sync_error FROM org_users "
-    "WHERE org_id BETWEEN {} AND {}";
+    "WHERE org_id BETWEEN {} AND {} ORDER BY org_id, id";
 constexpr const char* kOrphanConnectivityAfter =
     "SELECT c.org_id FROM org_salesforce_connectivity c LEFT JOIN organizations o ON o.id = c.org_id "
     "WHERE o.id IS NULL AND c.org_id > {} ORDER BY c.org_id LIMIT {}";

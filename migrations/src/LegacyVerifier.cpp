@@ -4,9 +4,11 @@
 #include <openssl/crypto.h>
 
 #include <map>
+#include <set>
 
 #include "bridge/Error.h"
 #include "mappings/ConnectionNames.h"
+#include "mappings/Emails.h"
 
 namespace bridge::migrations {
 
@@ -127,10 +129,17 @@ std::map<std::int64_t, User> LegacyVerifier::usersOf(std::int64_t orgId) {
 // users the store does not hold under this organization can be elsewhere.
 bool LegacyVerifier::heldElsewhere(const MigratedOrganization& expected,
                                    const std::map<std::int64_t, User>& storedUsers) {
+    std::set<std::int64_t> expectedIds;
+    for (const auto& user : expected.users) expectedIds.insert(user.legacyId);
     for (const auto& user : expected.users) {
         if (storedUsers.contains(user.legacyId)) continue;
         const auto holder = store_.findUser(user.legacyId);
         if (holder && holder->orgId != expected.organization.legacyId) return true;
+        // Its email taken in the organization by a user the migration does not give (one made in the new panel).
+        const std::string emailKey = mappings::normalizeEmail(user.email);
+        for (const auto& [storedId, stored] : storedUsers) {
+            if (!expectedIds.contains(storedId) && mappings::normalizeEmail(stored.email) == emailKey) return true;
+        }
     }
     return false;
 }

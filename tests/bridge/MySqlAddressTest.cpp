@@ -60,6 +60,31 @@ TEST(MySqlAddressTest, TheStoreGetsTheDecodedAddressAsPocosConnectionString) {
     ::unsetenv("MYSQL_UNIX_PORT");
 }
 
+TEST(MySqlAddressTest, ASocketNeedsNoHostAndAnIpv6HostLosesItsBrackets) {
+    const auto socket = MySqlAddress::parse("mysql://u:p@/db?socket=/run/mysqld.sock", "store.dsn");
+    EXPECT_EQ(socket.host, "localhost");
+    EXPECT_EQ(socket.socket, "/run/mysqld.sock");
+    const auto ipv6 = MySqlAddress::parse("mysql://u:p@[::1]:3307/db", "store.dsn");
+    EXPECT_EQ(ipv6.host, "::1");
+    EXPECT_EQ(ipv6.port, 3307);
+    EXPECT_EQ(MySqlAddress::parse("mysql://u:p@[fe80::1]/db", "store.dsn").port, 3306);
+    EXPECT_THROW(MySqlAddress::parse("mysql://u:p@/db", "store.dsn"), ConfigError);
+    EXPECT_THROW(MySqlAddress::parse("mysql://u:p@[::1/db", "store.dsn"), ConfigError);
+    EXPECT_THROW(MySqlAddress::parse("mysql://u:p@[::1]x/db", "store.dsn"), ConfigError);
+}
+
+TEST(MySqlAddressTest, TheStoreRefusesWhatPocosConnectionStringWouldChange) {
+    for (const std::string text : {"mysql://u:p@evil;compress=1:3306/db", "mysql://u:%20topsecret@db.internal/store",
+                                   "mysql://u:topsecret%20@db.internal/store", "mysql://u:p@db.internal/st;ore"}) {
+        try {
+            mysqlConnectionString(text);
+            ADD_FAILURE() << "accepted " << text;
+        } catch (const ConfigError& error) {
+            EXPECT_EQ(std::string(error.what()).find("topsecret"), std::string::npos) << error.what();
+        }
+    }
+}
+
 TEST(MySqlAddressTest, TheStoreRefusesASemicolonThatWouldInjectAConnectorKey) {
     try {
         mysqlConnectionString("mysql://writer:top%3Bsecret;host=evil@db.internal/store");

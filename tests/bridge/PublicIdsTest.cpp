@@ -1,9 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "bridge/PublicIds.h"
 
@@ -16,6 +20,34 @@ TEST(PublicIdsTest, EveryIdDecodesToTheLegacyIdItWasMadeFrom) {
         EXPECT_EQ(legacyOrgIdOf(profileIdFor(legacyId)), legacyId);
         EXPECT_EQ(legacyUserIdOf(userIdFor(legacyId)), legacyId);
     }
+}
+
+// Ids handed out must never change: these are the ones the first release gives (the demo's organization 1042 and
+// user 77). A change of key, tag or byte order fails here.
+TEST(PublicIdsTest, TheEncodingIsPinned) {
+    EXPECT_EQ(profileIdFor(1042), "prf_4fdd207e9047da43f93b64854d24d28b");
+    EXPECT_EQ(userIdFor(77), "usr_f37ec5b31ac7c346189a691dcab672a5");
+}
+
+TEST(PublicIdsTest, NegativeIdsRoundTripToo) {
+    EXPECT_EQ(legacyOrgIdOf(profileIdFor(-1)), -1);
+    EXPECT_EQ(legacyUserIdOf(userIdFor(std::numeric_limits<std::int64_t>::min())),
+              std::numeric_limits<std::int64_t>::min());
+}
+
+TEST(PublicIdsTest, ThreadsEncodeAndDecodeAtOnceWithTheirOwnContexts) {
+    std::vector<std::thread> threads;
+    std::atomic<int> mismatches{0};
+    for (int thread = 0; thread < 4; ++thread) {
+        threads.emplace_back([thread, &mismatches] {
+            for (std::int64_t legacyId = thread * 10'000; legacyId < (thread + 1) * 10'000; ++legacyId) {
+                if (legacyUserIdOf(userIdFor(legacyId)) != legacyId) ++mismatches;
+                if (legacyOrgIdOf(profileIdFor(legacyId)) != legacyId) ++mismatches;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(PublicIdsTest, IdsHaveTheirKindsPrefixAndThirtyTwoLowerCaseHexDigits) {

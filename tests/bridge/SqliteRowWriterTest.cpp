@@ -107,6 +107,32 @@ TEST_F(SqliteRowWriterTest, ADuplicateKeyThrowsTheConstraintViolationThatTheStor
     EXPECT_EQ(rows()[0].get<0>(), 7);
 }
 
+TEST_F(SqliteRowWriterTest, AFullStatementThatFailsLeavesTheConnectionUsable) {
+    session_ << "INSERT INTO t (id, label, amount) VALUES (63, 'there', 0)", now;
+    {
+        SqliteRowWriter rowWriter = writer();
+        for (std::int64_t id = 0; id < 64; ++id) {
+            rowWriter.add(id);
+            rowWriter.addNull();
+            rowWriter.addNull();
+            // The 64th row fills the statement: it runs, and fails, here.
+            if (id < 63) {
+                rowWriter.endRow();
+            } else {
+                EXPECT_THROW(rowWriter.endRow(), Poco::Data::SQLite::ConstraintViolationException);
+            }
+        }
+    }
+    EXPECT_EQ(rows().size(), 1u);
+    SqliteRowWriter again = writer();
+    again.add(std::int64_t{1});
+    again.add(std::string_view("after"));
+    again.addNull();
+    again.endRow();
+    again.finish();
+    EXPECT_EQ(rows().size(), 2u);
+}
+
 TEST_F(SqliteRowWriterTest, AnUnknownTableThrowsAPocoDataException) {
     SqliteRowWriter rowWriter(database(), "missing", "id", 1);
     rowWriter.add(std::int64_t{1});

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string_view>
 
 namespace bridge {
@@ -21,5 +24,9 @@ public:
     // Writes the rows not written yet.
     virtual void finish() = 0;
 };
+
+// Opens a RowWriter for a table and its columns, or gives nullptr where the backend has no faster way.
+using OpenRowWriter = std::function<std::unique_ptr<RowWriter>(std::string_view table, std::string_view columnNames,
+                                                               std::size_t columnCount)>;
 
 }  // namespace bridge

@@ -85,10 +85,8 @@ protected:
     auto withSession(Work&& work);
 
 private:
-    using OpenRowWriter = std::function<std::unique_ptr<RowWriter>(std::string_view table, std::string_view columnNames,
-                                                                   std::size_t columnCount)>;
-    // openRowWriter for the session, as the insert helpers take it.
-    OpenRowWriter rowWriters(Poco::Data::Session& session);
+    // openRowWriter bound to the session, as the insert helpers take it.
+    OpenRowWriter rowWriterOpener(Poco::Data::Session& session);
     Connection readConnection(Poco::Data::Session& session, std::int64_t orgId, bool forUpdate);
     // Whether writeMigrated asks the store who holds the batch's user ids and emails (Ask), or lets the users'
     // unique keys refuse a held one (TrustKeys: a DuplicateKey then, and the caller writes the batch again with Ask).

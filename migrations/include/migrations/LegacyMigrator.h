@@ -47,7 +47,7 @@ public:
     MigrationSummary run(LegacyReader& reader, MigrationProgress& progress);
 
 private:
-    // A batch as the reading thread hands it over: every organization read, in id order, and the store writes of
+    // A batch as the translating thread hands it over: every organization read, in id order, and the store writes of
     // those that migrate, in the same order.
     struct TranslatedBatch {
         struct Organization {

@@ -41,6 +41,8 @@ public:
 private:
     void verify(const LegacyOrganization& legacy, VerificationSummary& summary);
     std::map<std::int64_t, User> usersOf(std::int64_t orgId);
+    // Whether the migrator reports the organization as a conflict: one of its users' ids held by another
+    // organization, or one of their emails taken in it by a user a migration does not give.
     bool heldElsewhere(const MigratedOrganization& expected, const std::map<std::int64_t, User>& storedUsers);
     void compareUsers(const MigratedOrganization& expected, std::map<std::int64_t, User> stored,
                       VerificationSummary& summary);
