@@ -43,9 +43,10 @@ auto LegacyMigrator::retryingWhileStoreIsAway(Write&& write) {
         try {
             return write();
         } catch (const Error& error) {
-            if (error.code() != ErrorCode::StoreUnavailable || std::chrono::steady_clock::now() + delay > giveUpAt) {
-                throw;
-            }
+            const auto now = std::chrono::steady_clock::now();
+            if (error.code() != ErrorCode::StoreUnavailable || now >= giveUpAt) throw;
+            // The last pause ends at the deadline, for one more try there.
+            delay = std::min(delay, std::chrono::ceil<std::chrono::milliseconds>(giveUpAt - now));
             log_->warn("store unavailable, retrying in {} ms", delay.count());
         }
         std::this_thread::sleep_for(delay);
@@ -89,7 +90,7 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
         summary.abortedBecause = "the legacy database failed: " + std::string(error.what());
     } catch (const Error& error) {
         if (error.code() != ErrorCode::StoreUnavailable) throw;
-        summary.abortedBecause = "the store is unavailable: " + std::string(error.what());
+        summary.abortedBecause = "the store is unavailable (its log lines say why)";
     }
     progress.finish();
     if (summary.abortedBecause) log_->error("migration stopped: {}; run it again to go on", *summary.abortedBecause);

@@ -51,7 +51,7 @@ VerificationSummary LegacyVerifier::run(LegacyReader& reader, MigrationProgress&
         summary.abortedBecause = "the legacy database failed: " + std::string(error.what());
     } catch (const Error& error) {
         if (error.code() != ErrorCode::StoreUnavailable) throw;
-        summary.abortedBecause = "the store is unavailable: " + std::string(error.what());
+        summary.abortedBecause = "the store is unavailable (its log lines say why)";
     }
     progress.finish();
     if (summary.abortedBecause) report_ << "verification stopped: " << *summary.abortedBecause << "\n";

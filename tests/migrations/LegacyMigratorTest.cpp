@@ -5,6 +5,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -640,6 +641,88 @@ TEST(LegacyMigratorInterruptionTest, ARunStoppedHalfwayAndRunAgainEndsLikeOneCle
         << verification.str();
     store.reset();
     std::filesystem::remove_all(directory);
+}
+
+// The store going away for longer than the retry budget ends the run early: the reading and translating steps still
+// in flight finish and are joined, the summary comes last, and a rerun once the store is back (through the same store
+// object, which reconnects by itself) completes it to exactly what one clean run gives.
+TEST(LegacyMigratorInterruptionTest, ARunWhoseStoreStaysAwayStopsInTimeAndARerunCompletesIt) {
+    testsupport::MariaDbServer legacyServer;
+    legacyServer.createDatabase("legacy");
+    legacyServer.createReadOnlyUser("reader", "secret", "legacy");
+    const auto manifest =
+        testsupport::LegacyDataGenerator({.seed = 23, .organizations = 600, .usersPerOrganization = 3})
+            .generate(*legacyServer.connectAsRoot("legacy"));
+    testsupport::MariaDbServer storeServer;
+    storeServer.createDatabase("store");
+    storeServer.createUser("store_writer", "secret", "store");
+    auto store = openStore(storeServer.dsn("store", "store_writer", "secret"), 2);
+    upgradeSchema(*store);
+    const auto cipher = TokenCipher::fromSpec("k1:" + base64Encode(std::string(32, 'k')));
+    const LegacyTokenDecryptor decryptor(manifest.tokenKeys);
+    const LegacyOrganizationTranslator translator(decryptor, cipher, 1700000000);
+    const auto dsn = MySqlDsn::parse(legacyServer.dsn("legacy", "reader", "secret"), "legacy.dsn");
+    constexpr auto kRetryBudget = std::chrono::milliseconds(1500);
+
+    std::ostringstream firstReport;
+    MigrationSummary first;
+    std::string warnings;
+    std::chrono::steady_clock::duration took{};
+    {
+        LegacyReader reader(dsn, 20);
+        MigrationProgress::Clock::time_point fakeNow{};
+        bool stopped = false;
+        MigrationProgress progress(
+            reader.countOrganizations(), MigrationProgress::Style::LiveBar,
+            [&](std::string_view) {
+                if (!stopped) storeServer.stop();
+                stopped = true;
+            },
+            [&] { return fakeNow += std::chrono::seconds(1); });
+        const CapturedLog log("migrate");
+        const auto started = std::chrono::steady_clock::now();
+        first = LegacyMigrator(*store, translator, firstReport, logger("migrate"), kRetryBudget).run(reader, progress);
+        took = std::chrono::steady_clock::now() - started;
+        warnings = log.text();
+        EXPECT_TRUE(stopped);
+    }
+    ASSERT_FALSE(storeServer.running());
+    ASSERT_TRUE(first.abortedBecause);
+    EXPECT_NE(first.abortedBecause->find("store"), std::string::npos) << *first.abortedBecause;
+    EXPECT_EQ(first.exitCode(), 1);
+    EXPECT_GT(first.migrated, 0);
+    EXPECT_LT(first.migrated, 600);
+    EXPECT_EQ(firstReport.str().substr(firstReport.str().rfind('\n', firstReport.str().size() - 2) + 1),
+              first.line() + "\n");
+    // The budget is short: the run gives up within it, stopping the store's server aside.
+    EXPECT_LT(took, std::chrono::seconds(30))
+        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+    // It did retry before giving up.
+    EXPECT_NE(warnings.find("store unavailable, retrying in"), std::string::npos) << warnings;
+
+    storeServer.start();
+    std::ostringstream secondReport;
+    LegacyReader reader(dsn, 20);
+    MigrationProgress quiet(reader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
+                            [](std::string_view) {});
+    const auto second =
+        LegacyMigrator(*store, translator, secondReport, logger("migrate"), kRetryBudget).run(reader, quiet);
+    EXPECT_FALSE(second.abortedBecause) << second.abortedBecause.value_or("");
+    EXPECT_EQ(second.exitCode(), 3);
+    EXPECT_EQ(second.failed, 0);
+    const auto live = 600 - static_cast<std::int64_t>(manifest.organizationsWith(LegacyCase::SoftDeleted).size());
+    EXPECT_EQ(second.migrated + second.alreadyCurrent, live);
+    EXPECT_EQ(second.alreadyCurrent, first.migrated);
+
+    std::ostringstream verification;
+    LegacyReader verifyReader(dsn, 50);
+    MigrationProgress silent(verifyReader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
+                             [](std::string_view) {});
+    EXPECT_EQ(LegacyVerifier(*store, translator, cipher, kFirstNewLegacyId, verification)
+                  .run(verifyReader, silent)
+                  .differences,
+              0)
+        << verification.str();
 }
 
 }  // namespace
