@@ -122,6 +122,23 @@ protected:
         return summary;
     }
 
+    // A run that reports exactly one conflict, the organization's, decided by the batch write itself: no fallback
+    // to one-by-one writes (which the migrator logs as "batch write failed") and no failed organization.
+    MigrationSummary migrateWithOneConflict(std::int64_t orgId, std::string& report) {
+        MigrationSummary summary;
+        std::string warnings;
+        {
+            const CapturedLog log("migrate");
+            summary = migrate(report);
+            warnings = log.text();
+        }
+        const auto printed = lines(report);
+        EXPECT_EQ(std::count(printed.begin(), printed.end(), conflictLine(orgId)), 1) << report;
+        EXPECT_EQ(report.find("failed organization"), std::string::npos) << report;
+        EXPECT_EQ(warnings.find("batch write failed"), std::string::npos) << warnings;
+        return summary;
+    }
+
     VerificationSummary verify(std::string& report) {
         LegacyReader reader(MySqlDsn::parse(server_->dsn("legacy", "reader", "secret"), "legacy.dsn"), 13);
         const LegacyOrganizationTranslator translator(decryptor_, cipher_, 1700000000);
@@ -395,19 +412,7 @@ TEST_F(LegacyMigratorTest, AUserIdTheNewPanelHoldsIsAConflictAndTheRestOfTheBatc
     ASSERT_EQ(panelUser.legacyId, takenUserId);
 
     std::string report;
-    MigrationSummary summary;
-    std::string warnings;
-    {
-        const CapturedLog log("migrate");
-        summary = migrate(report);
-        warnings = log.text();
-    }
-
-    const auto printed = lines(report);
-    EXPECT_EQ(std::count(printed.begin(), printed.end(), conflictLine(orgId)), 1) << report;
-    EXPECT_EQ(report.find("failed organization"), std::string::npos) << report;
-    // Decided by the batch write, not by the one-by-one writes the migrator falls back to when a batch fails.
-    EXPECT_EQ(warnings.find("batch write failed"), std::string::npos) << warnings;
+    const MigrationSummary summary = migrateWithOneConflict(orgId, report);
 
     EXPECT_FALSE(store_->findOrganization(orgId));
     for (auto userId : legacyUsers) {
@@ -482,18 +487,7 @@ TEST_F(LegacyMigratorTest, AnEmailANewPanelUserHoldsInAMigratedOrganizationIsACo
     ASSERT_EQ(lateUsers.size(), 1u);
     const std::int64_t lateUserId = lateUsers.front();
 
-    MigrationSummary summary;
-    std::string warnings;
-    {
-        const CapturedLog log("migrate");
-        summary = migrate(report);
-        warnings = log.text();
-    }
-
-    const auto printed = lines(report);
-    EXPECT_EQ(std::count(printed.begin(), printed.end(), conflictLine(orgId)), 1) << report;
-    EXPECT_EQ(report.find("failed organization"), std::string::npos) << report;
-    EXPECT_EQ(warnings.find("batch write failed"), std::string::npos) << warnings;
+    const MigrationSummary summary = migrateWithOneConflict(orgId, report);
     EXPECT_EQ(summary.failed, 0);
     EXPECT_FALSE(summary.abortedBecause);
     EXPECT_EQ(summary.migrated, 0);
@@ -578,6 +572,56 @@ TEST_F(LegacyMigratorTest, VerifyOfAnEmptyStoreMissesEveryMigratableOrganization
 
 // A run cut short, here by the legacy database going away halfway, leaves whole organizations behind; the next run
 // completes the store to exactly what one clean run gives.
+// Stops `server` at the run's first progress report (after its first batch); the progress clock always moves on, so
+// that every batch reports.
+struct StopAtFirstReport {
+    testsupport::MariaDbServer& server;
+    bool stopped = false;
+    MigrationProgress::Clock::time_point fakeNow{};
+
+    MigrationProgress progressFor(LegacyReader& reader) {
+        return MigrationProgress(
+            reader.countOrganizations(), MigrationProgress::Style::LiveBar,
+            [this](std::string_view) {
+                if (!stopped) server.stop();
+                stopped = true;
+            },
+            [this] { return fakeNow += std::chrono::seconds(1); });
+    }
+};
+
+// The report's last line, with its newline.
+std::string lastLineOf(const std::string& report) { return report.substr(report.rfind('\n', report.size() - 2) + 1); }
+
+// After a first run that stopped early (`first`), a second run migrates the rest, reports what the first wrote as
+// already current, and --verify finds the store equal to what one clean run gives.
+void expectARerunCompletesIt(Store& store, const LegacyOrganizationTranslator& translator, const TokenCipher& cipher,
+                             const MySqlDsn& dsn, const testsupport::LegacyDataManifest& manifest,
+                             const MigrationSummary& first) {
+    std::ostringstream secondReport;
+    LegacyReader reader(dsn, 20);
+    MigrationProgress quiet(reader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
+                            [](std::string_view) {});
+    const auto second = LegacyMigrator(store, translator, secondReport, logger("migrate")).run(reader, quiet);
+    EXPECT_FALSE(second.abortedBecause) << second.abortedBecause.value_or("");
+    EXPECT_EQ(second.exitCode(), 3);
+    EXPECT_EQ(second.failed, 0);
+    const auto live = manifest.organizationRows -
+                      static_cast<std::int64_t>(manifest.organizationsWith(LegacyCase::SoftDeleted).size());
+    EXPECT_EQ(second.migrated + second.alreadyCurrent, live);
+    EXPECT_EQ(second.alreadyCurrent, first.migrated);
+
+    std::ostringstream verification;
+    LegacyReader verifyReader(dsn, 50);
+    MigrationProgress silent(verifyReader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
+                             [](std::string_view) {});
+    EXPECT_EQ(LegacyVerifier(store, translator, cipher, kFirstNewLegacyId, verification)
+                  .run(verifyReader, silent)
+                  .differences,
+              0)
+        << verification.str();
+}
+
 TEST(LegacyMigratorInterruptionTest, ARunStoppedHalfwayAndRunAgainEndsLikeOneCleanRun) {
     testsupport::MariaDbServer server;
     server.createDatabase("legacy");
@@ -600,15 +644,8 @@ TEST(LegacyMigratorInterruptionTest, ARunStoppedHalfwayAndRunAgainEndsLikeOneCle
     MigrationSummary first;
     {
         LegacyReader reader(dsn, 20);
-        MigrationProgress::Clock::time_point fakeNow{};
-        bool stopped = false;
-        MigrationProgress progress(
-            reader.countOrganizations(), MigrationProgress::Style::LiveBar,
-            [&](std::string_view) {
-                if (!stopped) server.stop();
-                stopped = true;
-            },
-            [&] { return fakeNow += std::chrono::seconds(1); });
+        StopAtFirstReport stopLegacy{server};
+        MigrationProgress progress = stopLegacy.progressFor(reader);
         first = LegacyMigrator(*store, translator, firstReport, logger("migrate")).run(reader, progress);
     }
     server.start();
@@ -616,29 +653,9 @@ TEST(LegacyMigratorInterruptionTest, ARunStoppedHalfwayAndRunAgainEndsLikeOneCle
     EXPECT_EQ(first.exitCode(), 1);
     EXPECT_GT(first.migrated, 0);
     EXPECT_LT(first.migrated, 600);
-    EXPECT_EQ(firstReport.str().substr(firstReport.str().rfind('\n', firstReport.str().size() - 2) + 1),
-              first.line() + "\n");
+    EXPECT_EQ(lastLineOf(firstReport.str()), first.line() + "\n");
 
-    std::ostringstream secondReport;
-    LegacyReader reader(dsn, 20);
-    MigrationProgress quiet(reader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
-                            [](std::string_view) {});
-    const auto second = LegacyMigrator(*store, translator, secondReport, logger("migrate")).run(reader, quiet);
-    EXPECT_FALSE(second.abortedBecause);
-    EXPECT_EQ(second.exitCode(), 3);
-    const auto live = 600 - static_cast<std::int64_t>(manifest.organizationsWith(LegacyCase::SoftDeleted).size());
-    EXPECT_EQ(second.migrated + second.alreadyCurrent, live);
-    EXPECT_EQ(second.alreadyCurrent, first.migrated);
-
-    std::ostringstream verification;
-    LegacyReader verifyReader(dsn, 50);
-    MigrationProgress silent(verifyReader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
-                             [](std::string_view) {});
-    EXPECT_EQ(LegacyVerifier(*store, translator, cipher, kFirstNewLegacyId, verification)
-                  .run(verifyReader, silent)
-                  .differences,
-              0)
-        << verification.str();
+    expectARerunCompletesIt(*store, translator, cipher, dsn, manifest, first);
     store.reset();
     std::filesystem::remove_all(directory);
 }
@@ -670,21 +687,14 @@ TEST(LegacyMigratorInterruptionTest, ARunWhoseStoreStaysAwayStopsInTimeAndARerun
     std::chrono::steady_clock::duration took{};
     {
         LegacyReader reader(dsn, 20);
-        MigrationProgress::Clock::time_point fakeNow{};
-        bool stopped = false;
-        MigrationProgress progress(
-            reader.countOrganizations(), MigrationProgress::Style::LiveBar,
-            [&](std::string_view) {
-                if (!stopped) storeServer.stop();
-                stopped = true;
-            },
-            [&] { return fakeNow += std::chrono::seconds(1); });
+        StopAtFirstReport stopStore{storeServer};
+        MigrationProgress progress = stopStore.progressFor(reader);
         const CapturedLog log("migrate");
         const auto started = std::chrono::steady_clock::now();
         first = LegacyMigrator(*store, translator, firstReport, logger("migrate"), kRetryBudget).run(reader, progress);
         took = std::chrono::steady_clock::now() - started;
         warnings = log.text();
-        EXPECT_TRUE(stopped);
+        EXPECT_TRUE(stopStore.stopped);
     }
     ASSERT_FALSE(storeServer.running());
     ASSERT_TRUE(first.abortedBecause);
@@ -692,8 +702,7 @@ TEST(LegacyMigratorInterruptionTest, ARunWhoseStoreStaysAwayStopsInTimeAndARerun
     EXPECT_EQ(first.exitCode(), 1);
     EXPECT_GT(first.migrated, 0);
     EXPECT_LT(first.migrated, 600);
-    EXPECT_EQ(firstReport.str().substr(firstReport.str().rfind('\n', firstReport.str().size() - 2) + 1),
-              first.line() + "\n");
+    EXPECT_EQ(lastLineOf(firstReport.str()), first.line() + "\n");
     // The budget is short: the run gives up within it, stopping the store's server aside.
     EXPECT_LT(took, std::chrono::seconds(30))
         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
@@ -701,28 +710,7 @@ TEST(LegacyMigratorInterruptionTest, ARunWhoseStoreStaysAwayStopsInTimeAndARerun
     EXPECT_NE(warnings.find("store unavailable, retrying in"), std::string::npos) << warnings;
 
     storeServer.start();
-    std::ostringstream secondReport;
-    LegacyReader reader(dsn, 20);
-    MigrationProgress quiet(reader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
-                            [](std::string_view) {});
-    const auto second =
-        LegacyMigrator(*store, translator, secondReport, logger("migrate"), kRetryBudget).run(reader, quiet);
-    EXPECT_FALSE(second.abortedBecause) << second.abortedBecause.value_or("");
-    EXPECT_EQ(second.exitCode(), 3);
-    EXPECT_EQ(second.failed, 0);
-    const auto live = 600 - static_cast<std::int64_t>(manifest.organizationsWith(LegacyCase::SoftDeleted).size());
-    EXPECT_EQ(second.migrated + second.alreadyCurrent, live);
-    EXPECT_EQ(second.alreadyCurrent, first.migrated);
-
-    std::ostringstream verification;
-    LegacyReader verifyReader(dsn, 50);
-    MigrationProgress silent(verifyReader.countOrganizations(), MigrationProgress::Style::PeriodicLines,
-                             [](std::string_view) {});
-    EXPECT_EQ(LegacyVerifier(*store, translator, cipher, kFirstNewLegacyId, verification)
-                  .run(verifyReader, silent)
-                  .differences,
-              0)
-        << verification.str();
+    expectARerunCompletesIt(*store, translator, cipher, dsn, manifest, first);
 }
 
 }  // namespace
