@@ -64,8 +64,9 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
         // Runs on one thread at a time (each is started after the last one's result was taken), as does `read`.
         const auto translateNext = [&] {
             std::vector<LegacyOrganization> legacy = read.get();
-            if (!legacy.empty())
+            if (!legacy.empty()) {
                 read = std::async(std::launch::async, [&reader] { return reader.nextOrganizations(); });
+            }
             return translate(legacy);
         };
         auto next = std::async(std::launch::async, translateNext);
