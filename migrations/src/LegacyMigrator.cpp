@@ -1,12 +1,12 @@
 #include "migrations/LegacyMigrator.h"
 
-#include <cppconn/exception.h>
 #include <spdlog/logger.h>
 
 #include <future>
 #include <thread>
 
 #include "bridge/Error.h"
+#include "migrations/RunUntilADatabaseFails.h"
 
 namespace bridge::migrations {
 
@@ -56,7 +56,7 @@ auto LegacyMigrator::retryingWhileStoreIsAway(Write&& write) {
 
 MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& progress) {
     MigrationSummary summary;
-    try {
+    summary.abortedBecause = runUntilADatabaseFails([&] {
         // Three steps overlap: while batch k is written to the store, batch k+1 is translated and batch k+2 is
         // read. Reading mostly waits for the legacy server, translating and writing keep a core busy each.
         std::future<std::vector<LegacyOrganization>> read =
@@ -87,12 +87,7 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
         for (auto orphans = reader.nextOrphans(); !orphans.empty(); orphans = reader.nextOrphans()) {
             for (const auto& orphan : orphans) reportSkipped(LegacyOrganizationTranslator::orphanLine(orphan), summary);
         }
-    } catch (const sql::SQLException& error) {
-        summary.abortedBecause = "the legacy database failed: " + std::string(error.what());
-    } catch (const Error& error) {
-        if (error.code() != ErrorCode::StoreUnavailable) throw;
-        summary.abortedBecause = "the store is unavailable (its log lines say why)";
-    }
+    });
     progress.finish();
     if (summary.abortedBecause) log_->error("migration stopped: {}; run it again to go on", *summary.abortedBecause);
     report_ << summary.line() << std::endl;

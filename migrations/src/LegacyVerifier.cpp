@@ -1,14 +1,13 @@
 #include "migrations/LegacyVerifier.h"
 
-#include <cppconn/exception.h>
 #include <openssl/crypto.h>
 
 #include <map>
 #include <set>
 
-#include "bridge/Error.h"
 #include "mappings/ConnectionNames.h"
 #include "mappings/Emails.h"
+#include "migrations/RunUntilADatabaseFails.h"
 
 namespace bridge::migrations {
 
@@ -41,22 +40,23 @@ LegacyVerifier::LegacyVerifier(Store& store, const LegacyOrganizationTranslator&
 
 VerificationSummary LegacyVerifier::run(LegacyReader& reader, MigrationProgress& progress) {
     VerificationSummary summary;
-    try {
+    summary.abortedBecause = runUntilADatabaseFails([&] {
         for (auto batch = reader.nextOrganizations(); !batch.empty(); batch = reader.nextOrganizations()) {
             for (const auto& organization : batch) verify(organization, summary);
             progress.advance(static_cast<std::int64_t>(batch.size()));
         }
         reportStoreOnlyBefore(firstNewLegacyId_, summary);
-    } catch (const sql::SQLException& error) {
-        summary.abortedBecause = "the legacy database failed: " + std::string(error.what());
-    } catch (const Error& error) {
-        if (error.code() != ErrorCode::StoreUnavailable) throw;
-        summary.abortedBecause = "the store is unavailable (its log lines say why)";
-    }
+    });
     progress.finish();
     if (summary.abortedBecause) report_ << "verification stopped: " << *summary.abortedBecause << "\n";
     report_ << summary.line() << std::endl;
     return summary;
+}
+
+void LegacyVerifier::compareField(const std::string& subject, const std::string& name, const std::string& storeValue,
+                                  const std::string& wanted, VerificationSummary& summary) {
+    if (storeValue != wanted)
+        difference(subject, name + " is " + storeValue + ", a migration gives " + wanted, summary);
 }
 
 void LegacyVerifier::difference(const std::string& subject, const std::string& what, VerificationSummary& summary) {
@@ -107,10 +107,7 @@ void LegacyVerifier::verify(const LegacyOrganization& legacy, VerificationSummar
     }
     auto storedUsers = usersOf(orgId);
     if (heldElsewhere(expected, storedUsers)) return;
-    if (stored->name != expected.organization.name) {
-        difference(subject, "name is " + text(stored->name) + ", a migration gives " + text(expected.organization.name),
-                   summary);
-    }
+    compareField(subject, "name", text(stored->name), text(expected.organization.name), summary);
     compareUsers(expected, std::move(storedUsers), summary);
     compareConnection(expected, summary);
 }
@@ -155,18 +152,13 @@ void LegacyVerifier::compareUsers(const MigratedOrganization& expected, std::map
             continue;
         }
         const User& have = found->second;
-        const auto field = [&](const std::string& name, const std::string& storeValue, const std::string& wanted) {
-            if (storeValue != wanted) {
-                difference(subject, name + " is " + storeValue + ", a migration gives " + wanted, summary);
-            }
-        };
-        field("email", text(have.email), text(want.email));
-        field("display name", text(have.displayName), text(want.displayName));
-        field("Salesforce user id", text(have.salesforceUserId), text(want.salesforceUserId));
-        field("active", text(have.active), text(want.active));
-        field("sync suspended", text(have.syncSuspended), text(want.syncSuspended));
-        field("suspend reason", text(have.suspendReason), text(want.suspendReason));
-        field("suspended by loss", text(have.suspendedByLoss), text(want.suspendedByLoss));
+        compareField(subject, "email", text(have.email), text(want.email), summary);
+        compareField(subject, "display name", text(have.displayName), text(want.displayName), summary);
+        compareField(subject, "Salesforce user id", text(have.salesforceUserId), text(want.salesforceUserId), summary);
+        compareField(subject, "active", text(have.active), text(want.active), summary);
+        compareField(subject, "sync suspended", text(have.syncSuspended), text(want.syncSuspended), summary);
+        compareField(subject, "suspend reason", text(have.suspendReason), text(want.suspendReason), summary);
+        compareField(subject, "suspended by loss", text(have.suspendedByLoss), text(want.suspendedByLoss), summary);
         stored.erase(found);
     }
     for (const auto& [userId, user] : stored) {
@@ -183,22 +175,22 @@ void LegacyVerifier::compareConnection(const MigratedOrganization& expected, Ver
     if (have.changedByAdminAt || have.version > 1) return;
     const Connection want = expected.connection.value_or(Connection{});
     const std::string subject = "the connection of " + organizationSubject(orgId);
-    const auto field = [&](const std::string& name, const std::string& storeValue, const std::string& wanted) {
-        if (storeValue != wanted) {
-            difference(subject, name + " is " + storeValue + ", a migration gives " + wanted, summary);
-        }
-    };
-    field("status", text(have.status), text(want.status));
-    field("service account login", text(have.serviceAccountLoginEnabled), text(want.serviceAccountLoginEnabled));
-    field("authorization method", text(have.authorizationMethod), text(want.authorizationMethod));
-    field("environment", text(have.environment), text(want.environment));
-    field("service account user id", text(have.serviceAccountUserId), text(want.serviceAccountUserId));
-    field("service account username", text(have.serviceAccountUsername), text(want.serviceAccountUsername));
-    field("Salesforce organization id", text(have.salesforceOrgId), text(want.salesforceOrgId));
-    field("instance URL", text(have.instanceUrl), text(want.instanceUrl));
-    field("status changed at", text(have.statusChangedAt), text(want.statusChangedAt));
-    field("connected at", text(have.connectedAt), text(want.connectedAt));
-    field("last error", text(have.lastError), text(want.lastError));
+    compareField(subject, "status", text(have.status), text(want.status), summary);
+    compareField(subject, "service account login", text(have.serviceAccountLoginEnabled),
+                 text(want.serviceAccountLoginEnabled), summary);
+    compareField(subject, "authorization method", text(have.authorizationMethod), text(want.authorizationMethod),
+                 summary);
+    compareField(subject, "environment", text(have.environment), text(want.environment), summary);
+    compareField(subject, "service account user id", text(have.serviceAccountUserId), text(want.serviceAccountUserId),
+                 summary);
+    compareField(subject, "service account username", text(have.serviceAccountUsername),
+                 text(want.serviceAccountUsername), summary);
+    compareField(subject, "Salesforce organization id", text(have.salesforceOrgId), text(want.salesforceOrgId),
+                 summary);
+    compareField(subject, "instance URL", text(have.instanceUrl), text(want.instanceUrl), summary);
+    compareField(subject, "status changed at", text(have.statusChangedAt), text(want.statusChangedAt), summary);
+    compareField(subject, "connected at", text(have.connectedAt), text(want.connectedAt), summary);
+    compareField(subject, "last error", text(have.lastError), text(want.lastError), summary);
 
     if (have.refreshToken.has_value() != want.refreshToken.has_value()) {
         difference(subject,

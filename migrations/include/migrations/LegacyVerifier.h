@@ -50,6 +50,9 @@ private:
     // Store organizations below `legacyId` that no legacy row explains.
     void reportStoreOnlyBefore(std::int64_t legacyId, VerificationSummary& summary);
     void difference(const std::string& subject, const std::string& what, VerificationSummary& summary);
+    // A difference when the store's value (as text) is not the one a migration gives.
+    void compareField(const std::string& subject, const std::string& name, const std::string& storeValue,
+                      const std::string& wanted, VerificationSummary& summary);
 
     Store& store_;
     const LegacyOrganizationTranslator& translator_;
