@@ -27,13 +27,12 @@
 
 #include "bridge/Config.h"
 #include "bridge/Secrets.h"
-#include "testsupport/LegacyDataGenerator.h"
+#include "testsupport/LegacyDatabase.h"
 #include "testsupport/MariaDbServer.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using bridge::testsupport::LegacyDataGenerator;
 using bridge::testsupport::LegacyDataManifest;
 using bridge::testsupport::MariaDbServer;
 
@@ -240,14 +239,11 @@ int main(int argc, char** argv) {
             const std::string suffix = std::to_string(organizations);
             const std::string database = "legacy_" + suffix;
             const std::string reader = "reader_" + suffix;
-            server.createDatabase(database);
-            server.createReadOnlyUser(reader, kPassword, database);
             std::cout << "generating " << organizations << " organizations x " << kUsersPerOrganization << " users"
                       << std::endl;
-            const LegacyDataManifest manifest =
-                LegacyDataGenerator(
-                    {.seed = kSeed, .organizations = organizations, .usersPerOrganization = kUsersPerOrganization})
-                    .generate(*server.connectAsRoot(database));
+            const LegacyDataManifest manifest = bridge::testsupport::createLegacyDatabase(
+                server, {.seed = kSeed, .organizations = organizations, .usersPerOrganization = kUsersPerOrganization},
+                database, reader, kPassword);
 
             SizeResult result;
             result.organizations = organizations;

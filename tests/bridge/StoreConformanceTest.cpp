@@ -8,8 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <future>
-#include <latch>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -25,6 +23,7 @@
 #include "bridge/Store.h"
 #include "bridge/StoreFactory.h"
 #include "migrations/SchemaCatalog.h"
+#include "testsupport/RunTogether.h"
 
 namespace bridge::storetest {
 namespace {
@@ -111,23 +110,6 @@ std::optional<ErrorCode> errorCodeOf(Call&& call) {
         return error.code();
     }
     return std::nullopt;
-}
-
-// Runs work(0) ... work(count - 1) on `count` threads released at the same moment; the results in that order.
-template <typename Work>
-auto runTogether(int count, Work work) {
-    using Result = std::invoke_result_t<Work&, int>;
-    std::latch start(count);
-    std::vector<std::future<Result>> futures;
-    for (int index = 0; index < count; ++index) {
-        futures.push_back(std::async(std::launch::async, [&start, &work, index] {
-            start.arrive_and_wait();
-            return work(index);
-        }));
-    }
-    std::vector<Result> results;
-    for (auto& future : futures) results.push_back(future.get());
-    return results;
 }
 
 // --- building blocks of the model ---
@@ -310,7 +292,8 @@ TYPED_TEST(StoreConformanceTest, SchemaAppliedByStoresAtOnceOnAnEmptyDatabaseIsA
     for (int index = 0; index < kStores; ++index) stores.push_back(openStore(dsn, kPoolSize));
     const auto& versions = migrations::schemaVersions(stores.front()->sqlDialect());
 
-    const auto reached = runTogether(kStores, [&](int index) { return migrations::upgradeSchema(*stores[index]); });
+    const auto reached =
+        testsupport::runTogether(kStores, [&](int index) { return migrations::upgradeSchema(*stores[index]); });
 
     EXPECT_EQ(reached, std::vector<int>(kStores, versions.back().version));
     EXPECT_EQ(countRows(dsn, "schema_version"), static_cast<std::int64_t>(versions.size()));
@@ -354,7 +337,7 @@ TYPED_TEST(StoreConformanceTest, CreateOrganizationAllocatesIdsFromFirstNewLegac
 TYPED_TEST(StoreConformanceTest, ConcurrentOrganizationCreationNeverHandsOutAnIdTwice) {
     constexpr int kPerThread = 10;
     Store& store = this->store();
-    const auto created = runTogether(kThreads, [&](int thread) {
+    const auto created = testsupport::runTogether(kThreads, [&](int thread) {
         std::vector<Organization> organizations;
         for (int index = 0; index < kPerThread; ++index) {
             organizations.push_back(store.createOrganization(
@@ -451,7 +434,7 @@ TYPED_TEST(StoreConformanceTest, ConcurrentUserCreationNeverHandsOutAnIdTwice) {
     constexpr int kPerThread = 10;
     Store& store = this->store();
     const std::int64_t orgIds[] = {this->newOrganization("One"), this->newOrganization("Two")};
-    const auto created = runTogether(kThreads, [&](int thread) {
+    const auto created = testsupport::runTogether(kThreads, [&](int thread) {
         std::vector<User> users;
         for (int index = 0; index < kPerThread; ++index) {
             const std::string email = "user" + std::to_string(thread) + "." + std::to_string(index) + "@example.com";
@@ -502,7 +485,7 @@ TYPED_TEST(StoreConformanceTest, ConcurrentCreationOfOneEmailHasExactlyOneWinner
     Store& store = this->store();
     for (int round = 0; round < kRounds; ++round) {
         const std::int64_t orgId = this->newOrganization("Round " + std::to_string(round));
-        const auto outcomes = runTogether(kThreads, [&](int thread) {
+        const auto outcomes = testsupport::runTogether(kThreads, [&](int thread) {
             // The same address in a different letter case on every thread.
             std::string email = "race@example.com";
             email[thread % email.size()] = static_cast<char>(std::toupper(email[thread % email.size()]));
@@ -743,7 +726,7 @@ TYPED_TEST(StoreConformanceTest, ConcurrentTransitionsFromOneVersionHaveExactlyO
     const std::int64_t orgId = this->newOrganization();
     // From the absent row (version 0), then from the row the first race wrote.
     for (const std::int64_t readVersion : {0, 1}) {
-        const auto applied = runTogether(kThreads, [&](int thread) {
+        const auto applied = testsupport::runTogether(kThreads, [&](int thread) {
             ConnectionTransition login =
                 transitionTo(connectedConnection(orgId, "refresh-" + std::to_string(thread)), readVersion);
             login.events = {event(orgId, EventType::Connected, kNow + thread)};
@@ -918,7 +901,8 @@ TYPED_TEST(StoreConformanceTest, ConcurrentConsumersOfOneStateHaveExactlyOneWinn
     for (int round = 0; round < kRounds; ++round) {
         const std::string stateHash = "contested-" + std::to_string(round);
         store.insertOAuthAttempt(oauthAttempt(orgId, stateHash, kNow + 600));
-        const auto consumed = runTogether(kThreads, [&](int) { return store.consumeOAuthAttempt(stateHash, kNow); });
+        const auto consumed =
+            testsupport::runTogether(kThreads, [&](int) { return store.consumeOAuthAttempt(stateHash, kNow); });
         EXPECT_EQ(
             std::count_if(consumed.begin(), consumed.end(), [](const auto& attempt) { return attempt.has_value(); }), 1)
             << "round " << round;
@@ -931,7 +915,7 @@ TYPED_TEST(StoreConformanceTest, OneLeaderAmongManyContenders) {
     Store& store = this->store();
     const std::int64_t orgId = this->newOrganization();
     auto race = [&](std::int64_t nowMs) {
-        return runTogether(kThreads, [&](int thread) {
+        return testsupport::runTogether(kThreads, [&](int thread) {
             return store.tryAcquireRefreshLease(orgId, "instance-" + std::to_string(thread), nowMs, nowMs + 500);
         });
     };

@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +28,7 @@
 #include "bridge/Secrets.h"
 #include "bridge/TokenAuthority.h"
 #include "testsupport/ChildProcess.h"
+#include "testsupport/RunTogether.h"
 #include "testsupport/StandinProcess.h"
 
 namespace bridge::testing {
@@ -96,22 +96,6 @@ std::int64_t secondsSinceEpoch(const std::string& format, const std::string& tex
 std::int64_t nowSeconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-// Runs `call` from `count` threads released at once; returns the answers in thread order.
-template <typename Call>
-std::vector<HttpResult> concurrently(int count, Call call) {
-    std::vector<HttpResult> answers(static_cast<std::size_t>(count));
-    std::latch start(count);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < count; ++i) {
-        threads.emplace_back([&, i] {
-            start.arrive_and_wait();
-            answers[static_cast<std::size_t>(i)] = call(i);
-        });
-    }
-    for (auto& thread : threads) thread.join();
-    return answers;
 }
 
 // The access tokens of answers that must all be 200.
@@ -408,7 +392,7 @@ TEST_F(BrokerTest, TwoHundredConcurrentRequestsOnAColdCacheCauseOneRefreshAndSha
     // Salesforce takes a while, so that the requests arrive while the one refresh is under way.
     server().salesforce().settings({.refreshDelayMs = 300});
 
-    const std::vector<HttpResult> answers = concurrently(200, [&](int i) {
+    const std::vector<HttpResult> answers = testsupport::runTogether(200, [&](int i) {
         const std::int64_t legacyUserId = userOf(kOrg, i % kUsers);
         return requestToken(i % 2 == 0 ? forLegacyUser(legacyUserId) : forUser(userIdFor(legacyUserId)));
     });
@@ -430,8 +414,8 @@ TEST_F(BrokerTest, RotationForFiftyRefreshesNeverPresentsARetiredRefreshToken) {
     for (int round = 0; round < kRefreshes; ++round) {
         invalidate(userOf(kOrg, round % kUsers));
         // Each refresh meets concurrent requests: they share it rather than present the same refresh token twice.
-        const std::set<std::string> shared =
-            grantedTokens(concurrently(kUsers, [&](int i) { return requestToken(forLegacyUser(userOf(kOrg, i))); }));
+        const std::set<std::string> shared = grantedTokens(
+            testsupport::runTogether(kUsers, [&](int i) { return requestToken(forLegacyUser(userOf(kOrg, i))); }));
         ASSERT_EQ(shared.size(), 1u) << "round " << round;
         tokens.insert(*shared.begin());
     }
@@ -782,7 +766,7 @@ TEST_F(BrokerTimeoutTest, HangingSalesforceAnswers503WithinTheTimeoutAndLeavesTh
     // Requests arriving while Salesforce hangs wait for the one refresh under way, and no longer than it.
     constexpr int kRequests = 10;
     std::vector<Clock::duration> took(kRequests);
-    const std::vector<HttpResult> answers = concurrently(kRequests, [&](int i) {
+    const std::vector<HttpResult> answers = testsupport::runTogether(kRequests, [&](int i) {
         const auto started = Clock::now();
         HttpResult answer = requestToken(forLegacyUser(userOf(kOrg, i % 2)));
         took[static_cast<std::size_t>(i)] = Clock::now() - started;
@@ -956,7 +940,7 @@ TEST(BrokerTwoProcessesTest, TwoServeProcessesOnOneSqliteStoreRefreshOnceAndShar
     ASSERT_EQ(finished.header("Location"), modernPage + "?connectivity=connected");
 
     salesforce.settings({.refreshDelayMs = 300});
-    const std::vector<HttpResult> answers = concurrently(200, [&](int i) {
+    const std::vector<HttpResult> answers = testsupport::runTogether(200, [&](int i) {
         return httpCall(i % 2 == 0 ? first.port() : second.port(), "POST", kAccessTokenPath, syncEngine,
                         forLegacyUser(legacyUserIds[static_cast<std::size_t>(i % kUsers)]));
     });

@@ -12,7 +12,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +26,7 @@
 #include "ServerHarness.h"
 #include "testsupport/ChildProcess.h"
 #include "testsupport/MariaDbServer.h"
+#include "testsupport/RunTogether.h"
 #include "testsupport/StandinProcess.h"
 
 namespace bridge::testing {
@@ -170,22 +170,6 @@ std::vector<std::string> eventTypes(int port, const Profile& profile) {
 
 long countOf(const std::vector<std::string>& types, const std::string& type) {
     return std::count(types.begin(), types.end(), type);
-}
-
-// Runs `call` from `count` threads released at once; returns the answers in thread order.
-template <typename Call>
-std::vector<HttpResult> concurrently(int count, Call call) {
-    std::vector<HttpResult> answers(static_cast<std::size_t>(count));
-    std::latch start(count);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < count; ++i) {
-        threads.emplace_back([&, i] {
-            start.arrive_and_wait();
-            answers[static_cast<std::size_t>(i)] = call(i);
-        });
-    }
-    for (auto& thread : threads) thread.join();
-    return answers;
 }
 
 std::string accessTokenOf(const HttpResult& answer) { return answer.json()->getValue<std::string>("accessToken"); }
@@ -487,7 +471,7 @@ TEST_F(FleetTest, ColdStormSplitOverBothInstancesRefreshesOnceAndSharesOneToken)
     // Salesforce takes half a second: every request of the storm arrives while the one refresh is under way.
     fleet().salesforce().settings({.refreshDelayMs = 500});
 
-    const std::vector<HttpResult> answers = concurrently(60, [&, users = users](int i) {
+    const std::vector<HttpResult> answers = testsupport::runTogether(60, [&, users = users](int i) {
         return brokerToken(i % 2 == 0 ? portA() : portB(), users[static_cast<std::size_t>(i) % users.size()].legacyId);
     });
 
@@ -556,7 +540,7 @@ TEST_F(FleetTest, LossIsSeenByBothInstancesWithinASecondAndRecordedOnce) {
     fleet().salesforce().settings({.refreshDelayMs = 300});
     ASSERT_EQ(fleet().salesforce().expireRefreshTokens(), 1);
     invalidate(portA(), users[0].legacyId);
-    const std::vector<HttpResult> answersOfA = concurrently(10, [&, users = users](int i) {
+    const std::vector<HttpResult> answersOfA = testsupport::runTogether(10, [&, users = users](int i) {
         return brokerToken(portA(), users[static_cast<std::size_t>(i) % users.size()].legacyId);
     });
     lossAnsweredByAAt = Clock::now();

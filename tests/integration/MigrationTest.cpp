@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -35,6 +34,7 @@
 #include "testsupport/ChildProcess.h"
 #include "testsupport/LegacyDataGenerator.h"
 #include "testsupport/MariaDbServer.h"
+#include "testsupport/TestDirectory.h"
 
 namespace bridge::testing {
 namespace {
@@ -220,13 +220,7 @@ protected:
         mariadb_ = nullptr;
     }
 
-    void SetUp() override {
-        directory_ =
-            std::filesystem::temp_directory_path() / ("bridge-migration-test-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(directory_);
-        std::filesystem::create_directories(directory_);
-    }
+    void SetUp() override { directory_ = testsupport::freshTestDirectory("bridge-migration-test"); }
     void TearDown() override { std::filesystem::remove_all(directory_); }
 
     std::string sqliteStore(const std::string& file) const { return "sqlite:" + (directory_ / file).string(); }

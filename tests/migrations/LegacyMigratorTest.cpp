@@ -19,7 +19,9 @@
 #include "migrations/LegacyVerifier.h"
 #include "migrations/SchemaCatalog.h"
 #include "testsupport/LegacyDataGenerator.h"
+#include "testsupport/LegacyDatabase.h"
 #include "testsupport/MariaDbServer.h"
+#include "testsupport/TestDirectory.h"
 
 namespace bridge::migrations {
 namespace {
@@ -85,12 +87,8 @@ class LegacyMigratorTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         server_ = new testsupport::MariaDbServer();
-        server_->createDatabase("legacy");
-        server_->createReadOnlyUser("reader", "secret", "legacy");
-        manifest_ = new testsupport::LegacyDataManifest(
-            testsupport::LegacyDataGenerator(
-                {.seed = kSeed, .organizations = kOrganizations, .usersPerOrganization = kUsersPerOrganization})
-                .generate(*server_->connectAsRoot("legacy")));
+        manifest_ = new testsupport::LegacyDataManifest(testsupport::createLegacyDatabase(
+            *server_, {.seed = kSeed, .organizations = kOrganizations, .usersPerOrganization = kUsersPerOrganization}));
     }
     static void TearDownTestSuite() {
         delete manifest_;
@@ -98,11 +96,7 @@ protected:
     }
 
     void SetUp() override {
-        directory_ =
-            std::filesystem::temp_directory_path() / ("bridge-migrator-test-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(directory_);
-        std::filesystem::create_directories(directory_);
+        directory_ = testsupport::freshTestDirectory("bridge-migrator-test");
         store_ = openStore("sqlite:" + (directory_ / "store.db").string(), 2);
         upgradeSchema(*store_);
     }
@@ -624,15 +618,9 @@ void expectARerunCompletesIt(Store& store, const LegacyOrganizationTranslator& t
 
 TEST(LegacyMigratorInterruptionTest, ARunStoppedHalfwayAndRunAgainEndsLikeOneCleanRun) {
     testsupport::MariaDbServer server;
-    server.createDatabase("legacy");
-    server.createReadOnlyUser("reader", "secret", "legacy");
     const auto manifest =
-        testsupport::LegacyDataGenerator({.seed = 21, .organizations = 600, .usersPerOrganization = 3})
-            .generate(*server.connectAsRoot("legacy"));
-    const auto directory =
-        std::filesystem::temp_directory_path() / ("bridge-migrator-interruption-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(directory);
-    std::filesystem::create_directories(directory);
+        testsupport::createLegacyDatabase(server, {.seed = 21, .organizations = 600, .usersPerOrganization = 3});
+    const auto directory = testsupport::freshTestDirectory("bridge-migrator-interruption");
     auto store = openStore("sqlite:" + (directory / "store.db").string(), 2);
     upgradeSchema(*store);
     const auto cipher = TokenCipher::fromSpec("k1:" + base64Encode(std::string(32, 'k')));
@@ -665,11 +653,8 @@ TEST(LegacyMigratorInterruptionTest, ARunStoppedHalfwayAndRunAgainEndsLikeOneCle
 // object, which reconnects by itself) completes it to exactly what one clean run gives.
 TEST(LegacyMigratorInterruptionTest, ARunWhoseStoreStaysAwayStopsInTimeAndARerunCompletesIt) {
     testsupport::MariaDbServer legacyServer;
-    legacyServer.createDatabase("legacy");
-    legacyServer.createReadOnlyUser("reader", "secret", "legacy");
     const auto manifest =
-        testsupport::LegacyDataGenerator({.seed = 23, .organizations = 600, .usersPerOrganization = 3})
-            .generate(*legacyServer.connectAsRoot("legacy"));
+        testsupport::createLegacyDatabase(legacyServer, {.seed = 23, .organizations = 600, .usersPerOrganization = 3});
     testsupport::MariaDbServer storeServer;
     storeServer.createDatabase("store");
     storeServer.createUser("store_writer", "secret", "store");

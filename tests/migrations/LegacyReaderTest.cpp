@@ -8,6 +8,7 @@
 
 #include "migrations/LegacyReader.h"
 #include "testsupport/LegacyDataGenerator.h"
+#include "testsupport/LegacyDatabase.h"
 #include "testsupport/MariaDbServer.h"
 
 namespace bridge::migrations {
@@ -22,12 +23,8 @@ class LegacyReaderTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         server_ = new testsupport::MariaDbServer();
-        server_->createDatabase("legacy");
-        server_->createReadOnlyUser("reader", "secret", "legacy");
-        manifest_ = new testsupport::LegacyDataManifest(
-            testsupport::LegacyDataGenerator(
-                {.seed = 3, .organizations = kOrganizations, .usersPerOrganization = kUsersPerOrganization})
-                .generate(*server_->connectAsRoot("legacy")));
+        manifest_ = new testsupport::LegacyDataManifest(testsupport::createLegacyDatabase(
+            *server_, {.seed = 3, .organizations = kOrganizations, .usersPerOrganization = kUsersPerOrganization}));
     }
     static void TearDownTestSuite() {
         delete manifest_;

@@ -8,7 +8,9 @@
 #include "bridge/Secrets.h"
 #include "migrations/MigrateCommand.h"
 #include "testsupport/LegacyDataGenerator.h"
+#include "testsupport/LegacyDatabase.h"
 #include "testsupport/MariaDbServer.h"
+#include "testsupport/TestDirectory.h"
 
 namespace bridge::migrations {
 namespace {
@@ -17,11 +19,8 @@ class MigrateCommandTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         server_ = new testsupport::MariaDbServer();
-        server_->createDatabase("legacy");
-        server_->createReadOnlyUser("reader", "secret", "legacy");
         manifest_ = new testsupport::LegacyDataManifest(
-            testsupport::LegacyDataGenerator({.seed = 5, .organizations = 40, .usersPerOrganization = 2})
-                .generate(*server_->connectAsRoot("legacy")));
+            testsupport::createLegacyDatabase(*server_, {.seed = 5, .organizations = 40, .usersPerOrganization = 2}));
         server_->createDatabase("clean");
         server_->createReadOnlyUser("clean_reader", "secret", "clean");
         auto clean = server_->connectAsRoot("clean");
@@ -39,11 +38,7 @@ protected:
     }
 
     void SetUp() override {
-        directory_ =
-            std::filesystem::temp_directory_path() / ("bridge-migrate-command-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(directory_);
-        std::filesystem::create_directories(directory_);
+        directory_ = testsupport::freshTestDirectory("bridge-migrate-command");
         config_.store.dsn = "sqlite:" + (directory_ / "store.db").string();
         config_.crypto.keys = "k1:" + base64Encode(std::string(32, 'k'));
         config_.legacy.dsn = server_->dsn("legacy", "reader", "secret");
