@@ -14,14 +14,54 @@
 #include <Poco/TemporaryFile.h>
 #include <Poco/URI.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "bridge/Logging.h"
 #include "bridge/Secrets.h"
 
 namespace bridge::bench {
+
+std::string brokerBody(std::int64_t legacyUserId) {
+    return R"({"legacyUserId": )" + std::to_string(legacyUserId) + R"(, "client": "sync"})";
+}
+
+StormOutcome brokerStorm(const std::vector<int>& ports, const std::string& token,
+                         const std::vector<std::int64_t>& users, int connectionsPerPort, int requests) {
+    std::atomic<int> failures{0};
+    std::atomic<int> next{0};
+    std::vector<std::thread> clients;
+    const auto started = std::chrono::steady_clock::now();
+    for (int client = 0; client < connectionsPerPort * static_cast<int>(ports.size()); ++client) {
+        clients.emplace_back([&, port = ports[static_cast<std::size_t>(client) % ports.size()]] {
+            Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+            session.setKeepAlive(true);
+            session.setTimeout(Poco::Timespan(30, 0));
+            for (int i = next.fetch_add(1); i < requests; i = next.fetch_add(1)) {
+                const std::string body = brokerBody(users[static_cast<std::size_t>(i) % users.size()]);
+                Poco::Net::HTTPRequest request("POST", kAccessTokenPath, Poco::Net::HTTPMessage::HTTP_1_1);
+                request.setKeepAlive(true);
+                request.set("Authorization", "Bearer " + token);
+                request.setContentType("application/json");
+                request.setContentLength(static_cast<std::streamsize>(body.size()));
+                session.sendRequest(request) << body;
+                Poco::Net::HTTPResponse response;
+                std::string answer;
+                Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+                if (response.getStatus() != 200 && failures.fetch_add(1) == 0) {
+                    std::printf("first failure: %d %s\n", response.getStatus(), answer.c_str());
+                }
+            }
+        });
+    }
+    for (auto& client : clients) client.join();
+    return {failures.load(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+}
 
 HttpAnswer httpRequest(const std::string& host, int port, const std::string& method, const std::string& path,
                        const std::string& token, const std::string& body) {

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "app/BridgeService.h"
 #include "standin/StandinServer.h"
@@ -41,6 +43,19 @@ struct HttpAnswer {
 };
 HttpAnswer httpRequest(const std::string& host, int port, const std::string& method, const std::string& path,
                        const std::string& token, const std::string& body);
+
+// The sync engine's broker call, and its body for a legacy user.
+inline const std::string kAccessTokenPath = "/internal/v1/salesforce/access-token";
+std::string brokerBody(std::int64_t legacyUserId);
+
+struct StormOutcome {
+    int failures = 0;  // answers other than 200; the first is printed
+    double seconds = 0;
+};
+// `requests` broker requests for the given users, round robin, from `connectionsPerPort` keep-alive connections to
+// each port at once.
+StormOutcome brokerStorm(const std::vector<int>& ports, const std::string& token,
+                         const std::vector<std::int64_t>& users, int connectionsPerPort, int requests);
 
 struct WrkResult {
     double requestsPerSecond = 0;

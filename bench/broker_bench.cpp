@@ -1,10 +1,8 @@
 // The token broker's speed (issue "Token broker"): warm-cache rate and latency over 32 keep-alive connections,
 // beside a trivial Poco handler with the same server settings in the same run, and the cold-cache storms.
-#include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
@@ -75,43 +73,11 @@ struct TrivialServer {
     int port() const { return server->port(); }
 };
 
-// Requests for the given users from `clients` threads, each over its own keep-alive connection.
-int storm(int port, const std::string& token, const std::vector<std::int64_t>& users, int clients, int requests) {
-    std::atomic<int> failures{0};
-    std::atomic<int> next{0};
-    std::vector<std::thread> threads;
-    for (int client = 0; client < clients; ++client) {
-        threads.emplace_back([&] {
-            Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
-            session.setKeepAlive(true);
-            session.setTimeout(Poco::Timespan(30, 0));
-            for (int i = next.fetch_add(1); i < requests; i = next.fetch_add(1)) {
-                const std::string body =
-                    R"({"legacyUserId": )" + std::to_string(users[i % users.size()]) + R"(, "client": "sync"})";
-                Poco::Net::HTTPRequest request("POST", "/internal/v1/salesforce/access-token",
-                                               Poco::Net::HTTPMessage::HTTP_1_1);
-                request.setKeepAlive(true);
-                request.set("Authorization", "Bearer " + token);
-                request.setContentLength(static_cast<std::streamsize>(body.size()));
-                session.sendRequest(request) << body;
-                Poco::Net::HTTPResponse response;
-                std::string answer;
-                Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
-                if (response.getStatus() != 200 && failures.fetch_add(1) == 0) {
-                    std::printf("first failure: %d %s\n", response.getStatus(), answer.c_str());
-                }
-            }
-        });
-    }
-    for (auto& thread : threads) thread.join();
-    return failures.load();
-}
-
 void invalidateAll(BenchBridge& bridge, const std::string& token, int organizations) {
     for (int org = 0; org < organizations; ++org) {
         const std::string body =
             R"({"legacyUserId": )" + std::to_string(BenchBridge::userId(org, 0, kUsersPerOrganization)) + "}";
-        httpRequest("127.0.0.1", bridge.port(), "POST", "/internal/v1/salesforce/access-token/invalidate", token, body);
+        httpRequest("127.0.0.1", bridge.port(), "POST", kAccessTokenPath + "/invalidate", token, body);
     }
 }
 
@@ -122,10 +88,8 @@ int main() {
     BenchBridge bridge(kThreads, kOrganizations, kUsersPerOrganization);
     TrivialServer trivial;
     const std::string token = bridge.syncEngineToken();
-    const std::string body = R"({"legacyUserId": )" + std::to_string(BenchBridge::userId(0, 0, kUsersPerOrganization)) +
-                             R"(, "client": "sync"})";
-    if (httpRequest("127.0.0.1", bridge.port(), "POST", "/internal/v1/salesforce/access-token", token, body).status !=
-        200) {
+    const std::string body = brokerBody(BenchBridge::userId(0, 0, kUsersPerOrganization));
+    if (httpRequest("127.0.0.1", bridge.port(), "POST", kAccessTokenPath, token, body).status != 200) {
         std::cerr << "the broker did not answer 200 to warm up\n";
         return 1;
     }
@@ -146,8 +110,7 @@ int main() {
         }
     });
     const auto refreshesBefore = bridge.refreshCalls();
-    const WrkResult broker =
-        runWrk(bridge.port(), "/internal/v1/salesforce/access-token", token, body, kConnections, kSeconds);
+    const WrkResult broker = runWrk(bridge.port(), kAccessTokenPath, token, body, kConnections, kSeconds);
     sampling = false;
     sampler.join();
     const auto warmRefreshes = bridge.refreshCalls() - refreshesBefore;
@@ -174,7 +137,7 @@ int main() {
     for (int index = 0; index < kUsersPerOrganization; ++index) {
         oneOrganization.push_back(BenchBridge::userId(0, index, kUsersPerOrganization));
     }
-    int failures = storm(bridge.port(), token, oneOrganization, 100, 1000);
+    int failures = brokerStorm({bridge.port()}, token, oneOrganization, 100, 1000).failures;
     std::printf("1000 requests, 1 organization, 100 connections: %lld refreshes (target: 1), %d failed\n",
                 static_cast<long long>(bridge.refreshCalls() - before), failures);
 
@@ -182,7 +145,7 @@ int main() {
     before = bridge.refreshCalls();
     std::vector<std::int64_t> spread;
     for (int org = 0; org < kOrganizations; ++org) spread.push_back(BenchBridge::userId(org, 1, kUsersPerOrganization));
-    failures = storm(bridge.port(), token, spread, 100, 2000);
+    failures = brokerStorm({bridge.port()}, token, spread, 100, 2000).failures;
     std::printf("2000 requests, %d organizations, 100 connections: %lld refreshes (target: %d), %d failed\n",
                 kOrganizations, static_cast<long long>(bridge.refreshCalls() - before), kOrganizations, failures);
     return 0;

@@ -3,14 +3,9 @@
 // processes side by side, and the cold storms spread over both instances, counted at the stand-in.
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -44,7 +39,6 @@ constexpr int kStormConnectionsPerInstance = 50;
 constexpr int kSpreadStormRequests = 2000;
 const std::string kJwtSecret = "fleet-bench-admin-signing-secret";
 const std::string kCryptoKeys = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-const std::string kAccessTokenPath = "/internal/v1/salesforce/access-token";
 
 Poco::JSON::Object::Ptr jsonOf(const HttpAnswer& answer) {
     return Poco::JSON::Parser().parse(answer.body).extract<Poco::JSON::Object::Ptr>();
@@ -173,10 +167,6 @@ std::vector<std::int64_t> connectedOrganization(Fleet& fleet, int index) {
     return users;
 }
 
-std::string brokerBody(std::int64_t legacyUserId) {
-    return R"({"legacyUserId": )" + std::to_string(legacyUserId) + R"(, "client": "sync"})";
-}
-
 // The next request for any of these organizations refreshes: the stored token and both instances' copies go.
 void invalidate(const Fleet& fleet, const std::string& token, const std::vector<std::vector<std::int64_t>>& users) {
     for (const auto& organization : users) {
@@ -188,43 +178,13 @@ void invalidate(const Fleet& fleet, const std::string& token, const std::vector<
     }
 }
 
-struct StormOutcome {
-    int failures = 0;
-    double seconds = 0;
-};
-
-// `requests` broker requests for the given users, from `connectionsPerInstance` keep-alive connections to each
+// `requests` broker requests for the given users from `connectionsPerInstance` keep-alive connections to each
 // instance at once.
 StormOutcome storm(const Fleet& fleet, const std::string& token, const std::vector<std::int64_t>& users,
                    int connectionsPerInstance, int requests) {
-    std::atomic<int> failures{0};
-    std::atomic<int> next{0};
-    std::vector<std::thread> clients;
-    const auto started = std::chrono::steady_clock::now();
-    for (int client = 0; client < connectionsPerInstance * static_cast<int>(fleet.instances.size()); ++client) {
-        clients.emplace_back([&, port = fleet.port(static_cast<std::size_t>(client) % fleet.instances.size())] {
-            Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
-            session.setKeepAlive(true);
-            session.setTimeout(Poco::Timespan(30, 0));
-            for (int i = next.fetch_add(1); i < requests; i = next.fetch_add(1)) {
-                const std::string body = brokerBody(users[static_cast<std::size_t>(i) % users.size()]);
-                Poco::Net::HTTPRequest request("POST", kAccessTokenPath, Poco::Net::HTTPMessage::HTTP_1_1);
-                request.setKeepAlive(true);
-                request.set("Authorization", "Bearer " + token);
-                request.setContentType("application/json");
-                request.setContentLength(static_cast<std::streamsize>(body.size()));
-                session.sendRequest(request) << body;
-                Poco::Net::HTTPResponse response;
-                std::string answer;
-                Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
-                if (response.getStatus() != 200 && failures.fetch_add(1) == 0) {
-                    std::printf("first failure: %d %s\n", response.getStatus(), answer.c_str());
-                }
-            }
-        });
-    }
-    for (auto& client : clients) client.join();
-    return {failures.load(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+    std::vector<int> ports;
+    for (std::size_t instance = 0; instance < fleet.instances.size(); ++instance) ports.push_back(fleet.port(instance));
+    return brokerStorm(ports, token, users, connectionsPerInstance, requests);
 }
 
 }  // namespace
