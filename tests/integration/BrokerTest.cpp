@@ -29,6 +29,7 @@
 #include "bridge/TokenAuthority.h"
 #include "testsupport/ChildProcess.h"
 #include "testsupport/RunTogether.h"
+#include "testsupport/ServeProcess.h"
 #include "testsupport/StandinProcess.h"
 
 namespace bridge::testing {
@@ -37,6 +38,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using testsupport::ChildProcess;
+using testsupport::ServeProcess;
 using testsupport::StandinFault;
 using testsupport::StandinIdentity;
 using testsupport::StandinProcess;
@@ -863,34 +865,6 @@ public:
 
 private:
     std::string path_;
-};
-
-// One `bridge serve` child process; its port from the "listening on port N" log line.
-class ServeProcess {
-public:
-    explicit ServeProcess(std::map<std::string, std::string> environment)
-        : process_({.executable = BRIDGE_EXECUTABLE,
-                    .arguments = {"serve"},
-                    .environment = std::move(environment),
-                    .captureStderr = true}) {
-        const std::regex listening(R"(listening on port (\d+))");
-        const auto deadline = Clock::now() + 30s;
-        while (port_ == 0 && Clock::now() < deadline && process_.running()) {
-            for (const std::string& line : process_.lines()) {
-                std::smatch match;
-                if (std::regex_search(line, match, listening)) port_ = std::stoi(match[1]);
-            }
-            if (port_ == 0) std::this_thread::sleep_for(20ms);
-        }
-        if (port_ == 0) throw std::runtime_error("bridge serve never listened; output:\n" + process_.output());
-    }
-
-    int port() const { return port_; }
-    std::string output() const { return process_.output(); }
-
-private:
-    ChildProcess process_;
-    int port_ = 0;
 };
 
 TEST(BrokerTwoProcessesTest, TwoServeProcessesOnOneSqliteStoreRefreshOnceAndShareOneToken) {

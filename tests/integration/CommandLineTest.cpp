@@ -32,10 +32,12 @@
 #include <vector>
 
 #include "testsupport/ChildProcess.h"
+#include "testsupport/ServeProcess.h"
 
 namespace {
 
 using bridge::testsupport::ChildProcess;
+using bridge::testsupport::waitForListeningPort;
 using Environment = std::map<std::string, std::string>;
 
 // 32 bytes of key material, base64: what crypto.keys needs per key.
@@ -354,17 +356,9 @@ TEST_F(CommandLineTest, IniFileIsReadAndTheEnvironmentWinsOverIt) {
 
 // The port from serve's "listening on port N" log line.
 int listeningPort(ChildProcess& server) {
-    const std::regex listening(R"(listening on port (\d+))");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline && server.running()) {
-        for (const auto& line : server.lines()) {
-            std::smatch match;
-            if (std::regex_search(line, match, listening)) return std::stoi(match[1]);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ADD_FAILURE() << "serve never logged its port; output:\n" << server.output();
-    return -1;
+    const auto port = waitForListeningPort(server, std::chrono::seconds(20));
+    if (!port) ADD_FAILURE() << "serve never logged its port; output:\n" << server.output();
+    return port.value_or(-1);
 }
 
 TEST_F(CommandLineTest, ServeAnswersOnAnEphemeralPortAndDrainsOnSigterm) {

@@ -16,7 +16,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -24,9 +23,9 @@
 #include <vector>
 
 #include "ServerHarness.h"
-#include "testsupport/ChildProcess.h"
 #include "testsupport/MariaDbServer.h"
 #include "testsupport/RunTogether.h"
+#include "testsupport/ServeProcess.h"
 #include "testsupport/StandinProcess.h"
 
 namespace bridge::testing {
@@ -34,8 +33,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using testsupport::ChildProcess;
 using testsupport::MariaDbServer;
+using testsupport::ServeProcess;
 using testsupport::StandinProcess;
 
 const std::string kJwtSecret = "fleet-test-admin-signing-secret";
@@ -66,34 +65,6 @@ std::string signedToken(const std::string& role, const std::vector<std::int64_t>
     return Poco::JWT::Signer(kJwtSecret).sign(token, Poco::JWT::Signer::ALGO_HS256);
 }
 
-// One `bridge serve` child process; its port from the "listening on port N" log line.
-class BridgeInstance {
-public:
-    explicit BridgeInstance(std::map<std::string, std::string> environment)
-        : process_({.executable = BRIDGE_EXECUTABLE,
-                    .arguments = {"serve"},
-                    .environment = std::move(environment),
-                    .captureStderr = true}) {
-        const std::regex listening(R"(listening on port (\d+))");
-        const auto deadline = Clock::now() + 30s;
-        while (port_ == 0 && Clock::now() < deadline && process_.running()) {
-            for (const auto& line : process_.lines()) {
-                std::smatch match;
-                if (std::regex_search(line, match, listening)) port_ = std::stoi(match[1]);
-            }
-            if (port_ == 0) std::this_thread::sleep_for(20ms);
-        }
-        if (port_ == 0) throw std::runtime_error("bridge serve never listened; output:\n" + process_.output());
-    }
-
-    int port() const { return port_; }
-    void crash() { process_.kill(); }
-
-private:
-    ChildProcess process_;
-    int port_ = 0;
-};
-
 // Two instances on one MariaDB and one stand-in, configured alike: what a load balancer would have behind it.
 class Fleet {
 public:
@@ -115,20 +86,20 @@ public:
             {"BRIDGE_PANEL_MODERN_RETURNURL", kModernPage},
         };
         if (keepAliveSeconds) environment["BRIDGE_SALESFORCE_KEEPALIVESECONDS"] = std::to_string(*keepAliveSeconds);
-        instanceA_ = std::make_unique<BridgeInstance>(environment);
-        instanceB_ = std::make_unique<BridgeInstance>(environment);
+        instanceA_ = std::make_unique<ServeProcess>(environment);
+        instanceB_ = std::make_unique<ServeProcess>(environment);
     }
 
     MariaDbServer& database() { return database_; }
     StandinProcess& salesforce() { return salesforce_; }
-    BridgeInstance& instanceA() { return *instanceA_; }
-    BridgeInstance& instanceB() { return *instanceB_; }
+    ServeProcess& instanceA() { return *instanceA_; }
+    ServeProcess& instanceB() { return *instanceB_; }
 
 private:
     MariaDbServer database_;
     StandinProcess salesforce_;
-    std::unique_ptr<BridgeInstance> instanceA_;
-    std::unique_ptr<BridgeInstance> instanceB_;
+    std::unique_ptr<ServeProcess> instanceA_;
+    std::unique_ptr<ServeProcess> instanceB_;
 };
 
 struct Profile {
