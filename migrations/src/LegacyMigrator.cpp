@@ -3,6 +3,7 @@
 #include <spdlog/logger.h>
 
 #include <future>
+#include <limits>
 #include <thread>
 
 #include "bridge/Error.h"
@@ -59,21 +60,18 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
     summary.abortedBecause = runUntilADatabaseFails([&] {
         // Three steps overlap: while batch k is written to the store, batch k+1 is translated and batch k+2 is
         // read. Reading mostly waits for the legacy server, translating and writing keep a core busy each.
-        std::future<std::vector<LegacyOrganization>> read =
-            std::async(std::launch::async, [&reader] { return reader.nextOrganizations(); });
+        std::future<LegacyBatch> read = std::async(std::launch::async, [&reader] { return reader.nextBatch(); });
         // Runs on one thread at a time (each is started after the last one's result was taken), as does `read`.
         const auto translateNext = [&] {
-            std::vector<LegacyOrganization> legacy = read.get();
-            if (!legacy.empty()) {
-                read = std::async(std::launch::async, [&reader] { return reader.nextOrganizations(); });
-            }
+            LegacyBatch legacy = read.get();
+            if (!legacy.empty()) read = std::async(std::launch::async, [&reader] { return reader.nextBatch(); });
             return translate(legacy);
         };
         auto next = std::async(std::launch::async, translateNext);
         TranslatedBatch written;
         while (true) {
             TranslatedBatch batch = next.get();
-            if (batch.organizations.empty()) break;
+            if (batch.empty()) break;
             // The batch written last goes to the translating thread to be freed there, where it was allocated,
             // rather than on the writer's.
             next = std::async(std::launch::async, [&translateNext, done = std::move(written)]() mutable {
@@ -84,9 +82,6 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
             progress.advance(static_cast<std::int64_t>(batch.organizations.size()));
             written = std::move(batch);
         }
-        for (auto orphans = reader.nextOrphans(); !orphans.empty(); orphans = reader.nextOrphans()) {
-            for (const auto& orphan : orphans) reportSkipped(LegacyOrganizationTranslator::orphanLine(orphan), summary);
-        }
     });
     progress.finish();
     if (summary.abortedBecause) log_->error("migration stopped: {}; run it again to go on", *summary.abortedBecause);
@@ -94,13 +89,16 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
     return summary;
 }
 
-LegacyMigrator::TranslatedBatch LegacyMigrator::translate(const std::vector<LegacyOrganization>& organizations) const {
+LegacyMigrator::TranslatedBatch LegacyMigrator::translate(const LegacyBatch& legacyBatch) const {
     TranslatedBatch batch;
-    for (const auto& legacy : organizations) {
+    for (const auto& legacy : legacyBatch.organizations) {
         auto translated = translator_.translate(legacy);
         batch.organizations.push_back({legacy.row.id, translated.migrated.has_value(), std::move(translated.skipped),
                                        std::move(translated.warnings)});
         if (translated.migrated) batch.writes.push_back(std::move(*translated.migrated));
+    }
+    for (const auto& orphan : legacyBatch.orphans) {
+        batch.orphans.push_back({orphan.orgId, LegacyOrganizationTranslator::orphanLine(orphan)});
     }
     return batch;
 }
@@ -113,15 +111,25 @@ void LegacyMigrator::migrateBatch(const TranslatedBatch& batch, MigrationSummary
     // organizations are written one by one so that only the faulty one is reported failed.
     std::vector<MigrationWrite> outcomes;
     try {
-        outcomes = retryingWhileStoreIsAway([&] { return store_.writeMigratedOrganizations(batch.writes); });
+        if (!batch.writes.empty()) {
+            outcomes = retryingWhileStoreIsAway([&] { return store_.writeMigratedOrganizations(batch.writes); });
+        }
     } catch (const Error& error) {
         if (error.code() == ErrorCode::StoreUnavailable) throw;
         log_->warn("batch write failed ({}); writing its organizations one by one", error.what());
     } catch (const std::exception& error) {
         log_->warn("batch write failed ({}); writing its organizations one by one", error.what());
     }
+    // The report goes in organization id order, orphans among the others, whatever the batch size.
+    auto nextOrphan = batch.orphans.begin();
+    const auto reportOrphansBefore = [&](std::int64_t orgId) {
+        for (; nextOrphan != batch.orphans.end() && nextOrphan->orgId < orgId; ++nextOrphan) {
+            reportSkipped(nextOrphan->line, summary);
+        }
+    };
     std::size_t nextWrite = 0;
     for (const auto& organization : batch.organizations) {
+        reportOrphansBefore(organization.orgId);
         if (!organization.migrates) {
             for (const auto& line : organization.skipped) reportSkipped(line, summary);
             continue;
@@ -133,6 +141,7 @@ void LegacyMigrator::migrateBatch(const TranslatedBatch& batch, MigrationSummary
             report(organization, outcomes[write], summary);
         }
     }
+    reportOrphansBefore(std::numeric_limits<std::int64_t>::max());
 }
 
 void LegacyMigrator::migrate(const TranslatedBatch::Organization& organization, const MigratedOrganization& migrated,

@@ -14,7 +14,8 @@ namespace bridge::migrations {
 namespace {
 
 // The queries, with "{}" for integers. DATETIME and TIMESTAMP as the legacy panel wrote them; TIMESTAMP is read in
-// UTC (see the session's time_zone). Users in id order: the organization index gives them so without a sort.
+// UTC (see the session's time_zone). Rows are read by organization id ranges that follow each other without a gap,
+// so that a row whose organization is missing (an orphan) is found on the way.
 constexpr const char* kOrganizationsAfter =
     "SELECT id, name, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), is_deleted FROM organizations "
     "WHERE id > {} ORDER BY id LIMIT {}";
@@ -23,24 +24,70 @@ constexpr const char* kConnectivityBetween =
     "instance_url, refresh_token_enc, status, DATE_FORMAT(status_changed_at, '%Y-%m-%d %H:%i:%s'), last_error, "
     "DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') FROM org_salesforce_connectivity "
     "WHERE org_id BETWEEN {} AND {}";
-constexpr const char* kUsersBetween =
-    "SELECT id, org_id, email, display_name, sf_user_id, is_active, sync_state, sync_error FROM org_users "
-    "WHERE org_id BETWEEN {} AND {} ORDER BY org_id, id";
-constexpr const char* kOrphanConnectivityAfter =
-    "SELECT c.org_id FROM org_salesforce_connectivity c LEFT JOIN organizations o ON o.id = c.org_id "
-    "WHERE o.id IS NULL AND c.org_id > {} ORDER BY c.org_id LIMIT {}";
-constexpr const char* kOrphanUsersAfter =
-    "SELECT u.org_id, COUNT(*) FROM org_users u LEFT JOIN organizations o ON o.id = u.org_id "
-    "WHERE o.id IS NULL AND u.org_id > {} GROUP BY u.org_id ORDER BY u.org_id LIMIT {}";
+// From the organization index alone: it holds the user ids.
+constexpr const char* kUserIdsBetween = "SELECT id, org_id FROM org_users WHERE org_id BETWEEN {} AND {}";
+constexpr const char* kUsersWhere =
+    "SELECT id, org_id, email, display_name, sf_user_id, is_active, sync_state, sync_error FROM org_users WHERE ";
+constexpr const char* kConnectivityIdsFrom =
+    "SELECT org_id FROM org_salesforce_connectivity WHERE org_id >= {} ORDER BY org_id LIMIT {}";
+constexpr const char* kUserCountsFrom =
+    "SELECT org_id, COUNT(*) FROM org_users WHERE org_id >= {} GROUP BY org_id ORDER BY org_id LIMIT {}";
 
-// The query with its two "{}" replaced by the integers; integers only, so nothing needs quoting.
-std::string withIntegers(const char* query, std::int64_t first, std::int64_t second) {
+// Users are read by primary key rather than through the organization index, which would cost the server one more
+// B-tree descent per user (the rows then take it twice as long to find). An organization's users were mostly
+// created together, so a batch's user ids lie in runs: a run is read as one range, skipping the few rows in it
+// that belong to other organizations; ids far from any other are read one by one.
+constexpr std::int64_t kLargestGapInARun = 32;
+// A run is read as a range only if at least half of the rows in it are wanted.
+constexpr std::int64_t kMostRowsPerWantedRowInARange = 2;
+// Ranges and ids per query: few enough for the server's range optimizer to keep them all (past its memory limit
+// it would scan the whole table instead).
+constexpr std::size_t kMostTermsPerQuery = 500;
+
+// The query with its "{}" replaced by the integers, in order; integers only, so nothing needs quoting.
+std::string withIntegers(const char* query, std::initializer_list<std::int64_t> integers) {
     std::string sql = query;
-    for (const std::int64_t value : {first, second}) {
+    for (const std::int64_t value : integers) {
         const auto at = sql.find("{}");
         sql.replace(at, 2, std::to_string(value));
     }
     return sql;
+}
+
+// The WHERE conditions that read the rows of the wanted ids (sorted, unique), each of at most kMostTermsPerQuery
+// ranges and single ids.
+std::vector<std::string> conditionsReading(const std::vector<std::int64_t>& wanted) {
+    std::vector<std::string> conditions;
+    std::string ranges;
+    std::string singles;
+    std::size_t terms = 0;
+    const auto flush = [&] {
+        if (terms == 0) return;
+        std::string condition = ranges;
+        if (!singles.empty()) condition += (condition.empty() ? "" : " OR ") + ("id IN (" + singles + ")");
+        conditions.push_back(std::move(condition));
+        ranges.clear();
+        singles.clear();
+        terms = 0;
+    };
+    for (std::size_t first = 0; first < wanted.size();) {
+        std::size_t last = first;
+        while (last + 1 < wanted.size() && wanted[last + 1] - wanted[last] <= kLargestGapInARun) ++last;
+        const auto count = static_cast<std::int64_t>(last - first + 1);
+        if (count > 1 && wanted[last] - wanted[first] + 1 <= kMostRowsPerWantedRowInARange * count) {
+            ranges += (ranges.empty() ? "" : " OR ") +
+                      ("id BETWEEN " + std::to_string(wanted[first]) + " AND " + std::to_string(wanted[last]));
+            if (++terms == kMostTermsPerQuery) flush();
+        } else {
+            for (std::size_t i = first; i <= last; ++i) {
+                singles += (singles.empty() ? "" : ",") + std::to_string(wanted[i]);
+                if (++terms == kMostTermsPerQuery) flush();
+            }
+        }
+        first = last + 1;
+    }
+    flush();
+    return conditions;
 }
 
 std::optional<std::string> optionalString(sql::ResultSet& rows, int column) {
@@ -98,8 +145,8 @@ LegacyReader::LegacyReader(const MySqlDsn& dsn, int batchSize) : connection_(dsn
     streaming_->setResultSetType(sql::ResultSet::TYPE_FORWARD_ONLY);
 }
 
-std::unique_ptr<sql::ResultSet> LegacyReader::stream(const char* query, std::int64_t first, std::int64_t second) {
-    return std::unique_ptr<sql::ResultSet>(streaming_->executeQuery(withIntegers(query, first, second)));
+std::unique_ptr<sql::ResultSet> LegacyReader::stream(const char* query, std::initializer_list<std::int64_t> integers) {
+    return std::unique_ptr<sql::ResultSet>(streaming_->executeQuery(withIntegers(query, integers)));
 }
 
 // The transaction only read; ending it with the connection is all the cleanup there is.
@@ -112,40 +159,79 @@ std::int64_t LegacyReader::countOrganizations() {
     return rows->getInt64(1);
 }
 
-std::vector<LegacyOrganization> LegacyReader::nextOrganizations() {
-    std::vector<LegacyOrganization> batch;
-    for (auto rows = stream(kOrganizationsAfter, lastOrganizationId_, batchSize_); rows->next();) {
+LegacyBatch LegacyReader::nextBatch() {
+    LegacyBatch batch;
+    auto& organizations = batch.organizations;
+    for (auto rows = stream(kOrganizationsAfter, {lastOrganizationId_, batchSize_}); rows->next();) {
         LegacyOrganization organization;
         organization.row.id = static_cast<std::int64_t>(rows->getUInt64(1));
         organization.row.name = rows->getString(2);
         organization.row.createdAt = rows->getString(3);
         organization.row.deleted = rows->getInt(4) != 0;
-        batch.push_back(std::move(organization));
+        organizations.push_back(std::move(organization));
     }
-    if (batch.empty()) return batch;
-    const std::int64_t first = batch.front().row.id;
-    const std::int64_t last = batch.back().row.id;
+    if (organizations.empty()) {
+        batch.orphans = nextOrphansAfterTheLastOrganization();
+        return batch;
+    }
+    // Every row pointing at an id from the end of the last batch to the end of this one: the batch's own, and
+    // orphans.
+    const std::int64_t first = nextUnreadOrgId_;
+    const std::int64_t last = organizations.back().row.id;
     lastOrganizationId_ = last;
+    nextUnreadOrgId_ = last + 1;
 
-    // Batches are in id order, so a row's organization is found by binary search; rows of ids between
-    // organizations are orphans, which nextOrphans() reports.
-    const auto find = [&batch](std::int64_t orgId) -> LegacyOrganization* {
-        auto found = std::lower_bound(batch.begin(), batch.end(), orgId,
+    // Batches are in id order, so a row's organization is found by binary search.
+    const auto find = [&organizations](std::int64_t orgId) -> LegacyOrganization* {
+        auto found = std::lower_bound(organizations.begin(), organizations.end(), orgId,
                                       [](const LegacyOrganization& o, std::int64_t id) { return o.row.id < id; });
-        return found != batch.end() && found->row.id == orgId ? &*found : nullptr;
+        return found != organizations.end() && found->row.id == orgId ? &*found : nullptr;
     };
-    for (auto rows = stream(kConnectivityBetween, first, last); rows->next();) {
+    std::map<std::int64_t, LegacyOrphan> orphans;
+    for (auto rows = stream(kConnectivityBetween, {first, last}); rows->next();) {
         auto row = readConnectivity(*rows);
-        if (auto* organization = find(row.orgId)) organization->connectivity = std::move(row);
+        if (auto* organization = find(row.orgId)) {
+            organization->connectivity = std::move(row);
+        } else {
+            orphans[row.orgId].connectivityRow = true;
+        }
     }
-    for (auto rows = stream(kUsersBetween, first, last); rows->next();) {
-        auto row = readUser(*rows);
-        if (auto* organization = find(row.orgId)) organization->users.push_back(std::move(row));
+    std::vector<std::int64_t> wanted;
+    for (auto rows = stream(kUserIdsBetween, {first, last}); rows->next();) {
+        const auto orgId = static_cast<std::int64_t>(rows->getUInt64(2));
+        if (find(orgId) != nullptr) {
+            wanted.push_back(static_cast<std::int64_t>(rows->getUInt64(1)));
+        } else {
+            ++orphans[orgId].users;
+        }
+    }
+    readUsers(wanted, organizations);
+    for (auto& [orgId, orphan] : orphans) {
+        orphan.orgId = orgId;
+        batch.orphans.push_back(orphan);
     }
     return batch;
 }
 
-std::vector<LegacyOrphan> LegacyReader::nextOrphans() {
+void LegacyReader::readUsers(std::vector<std::int64_t>& wanted, std::vector<LegacyOrganization>& batch) {
+    std::sort(wanted.begin(), wanted.end());
+    // Ids in increasing order, and the rows of each query in primary-key order: every organization's users come
+    // in id order.
+    for (const auto& condition : conditionsReading(wanted)) {
+        for (auto rows = std::unique_ptr<sql::ResultSet>(streaming_->executeQuery(kUsersWhere + condition));
+             rows->next();) {
+            // A range also holds rows of other organizations' users, between the wanted ones.
+            const auto orgId = static_cast<std::int64_t>(rows->getUInt64(2));
+            const auto organization =
+                std::lower_bound(batch.begin(), batch.end(), orgId,
+                                 [](const LegacyOrganization& o, std::int64_t id) { return o.row.id < id; });
+            if (organization == batch.end() || organization->row.id != orgId) continue;
+            organization->users.push_back(readUser(*rows));
+        }
+    }
+}
+
+std::vector<LegacyOrphan> LegacyReader::nextOrphansAfterTheLastOrganization() {
     // Two independently paged lists merged: a full page ends where its last id is, and only ids up to the
     // smaller such end are complete in both.
     std::map<std::int64_t, LegacyOrphan> merged;
@@ -153,7 +239,7 @@ std::vector<LegacyOrphan> LegacyReader::nextOrphans() {
 
     int count = 0;
     std::int64_t lastId = 0;
-    for (auto rows = stream(kOrphanConnectivityAfter, lastOrphanId_, batchSize_); rows->next(); ++count) {
+    for (auto rows = stream(kConnectivityIdsFrom, {nextUnreadOrgId_, batchSize_}); rows->next(); ++count) {
         lastId = static_cast<std::int64_t>(rows->getUInt64(1));
         merged[lastId].orgId = lastId;
         merged[lastId].connectivityRow = true;
@@ -161,7 +247,7 @@ std::vector<LegacyOrphan> LegacyReader::nextOrphans() {
     if (count == batchSize_) completeUpTo = std::min(completeUpTo, lastId);
 
     count = 0;
-    for (auto rows = stream(kOrphanUsersAfter, lastOrphanId_, batchSize_); rows->next(); ++count) {
+    for (auto rows = stream(kUserCountsFrom, {nextUnreadOrgId_, batchSize_}); rows->next(); ++count) {
         lastId = static_cast<std::int64_t>(rows->getUInt64(1));
         merged[lastId].orgId = lastId;
         merged[lastId].users = rows->getInt64(2);
@@ -173,7 +259,7 @@ std::vector<LegacyOrphan> LegacyReader::nextOrphans() {
         if (orgId > completeUpTo) break;
         orphans.push_back(orphan);
     }
-    if (!orphans.empty()) lastOrphanId_ = orphans.back().orgId;
+    if (!orphans.empty()) nextUnreadOrgId_ = orphans.back().orgId + 1;
     return orphans;
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "bridge/Config.h"
+#include "bridge/OpenSslAlgorithms.h"
 #include "bridge/Secrets.h"
 
 namespace bridge::migrations {
@@ -103,7 +104,7 @@ std::optional<std::string> LegacyTokenDecryptor::decryptWith(const Key& key, std
     const auto* iv = reinterpret_cast<const unsigned char*>(ivAndCiphertext.data());
     const auto* ciphertext = iv + kIvBytes;
     const int ciphertextBytes = static_cast<int>(ivAndCiphertext.size() - kIvBytes);
-    if (EVP_DecryptInit_ex(context.get(), EVP_aes_256_cbc(), nullptr, key.data(), iv) != 1) {
+    if (EVP_DecryptInit_ex(context.get(), openssl::aes256Cbc(), nullptr, key.data(), iv) != 1) {
         throw std::runtime_error("legacy token decryption: AES-256-CBC is not available");
     }
     std::string plaintext(static_cast<std::size_t>(ciphertextBytes) + kBlockBytes, '\0');

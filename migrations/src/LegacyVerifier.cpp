@@ -41,9 +41,11 @@ LegacyVerifier::LegacyVerifier(Store& store, const LegacyOrganizationTranslator&
 VerificationSummary LegacyVerifier::run(LegacyReader& reader, MigrationProgress& progress) {
     VerificationSummary summary;
     summary.abortedBecause = runUntilADatabaseFails([&] {
-        for (auto batch = reader.nextOrganizations(); !batch.empty(); batch = reader.nextOrganizations()) {
-            for (const auto& organization : batch) verify(organization, summary);
-            progress.advance(static_cast<std::int64_t>(batch.size()));
+        // Orphans migrate to nothing: an organization of the store with an orphan's id is reported by
+        // reportStoreOnlyBefore like any other that the legacy database lacks.
+        for (auto batch = reader.nextBatch(); !batch.empty(); batch = reader.nextBatch()) {
+            for (const auto& organization : batch.organizations) verify(organization, summary);
+            progress.advance(static_cast<std::int64_t>(batch.organizations.size()));
         }
         reportStoreOnlyBefore(firstNewLegacyId_, summary);
     });

@@ -3,8 +3,11 @@
 #include <cppconn/statement.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "migrations/LegacyReader.h"
 #include "testsupport/LegacyDataGenerator.h"
@@ -48,10 +51,11 @@ TEST_F(LegacyReaderTest, StreamsEveryOrganizationOnceInIdOrderInBatches) {
     std::int64_t connectivityRows = 0;
     std::int64_t users = 0;
     int batches = 0;
-    for (auto batch = reader.nextOrganizations(); !batch.empty(); batch = reader.nextOrganizations()) {
+    for (auto batch = reader.nextBatch(); !batch.empty(); batch = reader.nextBatch()) {
+        if (batch.organizations.empty()) continue;  // orphans after the last organization
         ++batches;
-        EXPECT_LE(batch.size(), 7u);
-        for (const auto& organization : batch) {
+        EXPECT_LE(batch.organizations.size(), 7u);
+        for (const auto& organization : batch.organizations) {
             EXPECT_GT(organization.row.id, previousId);
             previousId = organization.row.id;
             ++organizations;
@@ -81,7 +85,7 @@ TEST_F(LegacyReaderTest, StreamsEveryOrganizationOnceInIdOrderInBatches) {
 
 TEST_F(LegacyReaderTest, ReadsColumnsAsTheyAre) {
     LegacyReader reader(readerDsn(), 500);
-    const auto batch = reader.nextOrganizations();
+    const auto batch = reader.nextBatch().organizations;
     const auto lost = manifest_->organizationsWith(LegacyCase::Lost).front();
     const auto found = std::find_if(batch.begin(), batch.end(), [&](const auto& o) { return o.row.id == lost; });
     ASSERT_NE(found, batch.end());
@@ -109,9 +113,9 @@ TEST_F(LegacyReaderTest, FindsEveryOrphanWhateverTheBatchSize) {
         std::set<std::int64_t> connectivity;
         std::set<std::int64_t> users;
         std::int64_t userRows = 0;
-        std::int64_t previous = 0;
-        for (auto orphans = reader.nextOrphans(); !orphans.empty(); orphans = reader.nextOrphans()) {
-            for (const auto& orphan : orphans) {
+        std::int64_t previous = -1;
+        for (auto batch = reader.nextBatch(); !batch.empty(); batch = reader.nextBatch()) {
+            for (const auto& orphan : batch.orphans) {
                 EXPECT_GT(orphan.orgId, previous) << batchSize;
                 previous = orphan.orgId;
                 if (orphan.connectivityRow) connectivity.insert(orphan.orgId);
@@ -125,6 +129,68 @@ TEST_F(LegacyReaderTest, FindsEveryOrphanWhateverTheBatchSize) {
     }
 }
 
+// Users are read by id ranges where an organization's ids lie close together and id by id where they are
+// scattered; either way every organization gets exactly its users, in id order, whatever the batch size.
+TEST_F(LegacyReaderTest, ReadsEveryUserWhereverItsIdLies) {
+    server_->createDatabase("scattered");
+    server_->createReadOnlyUser("scattered_reader", "secret", "scattered");
+    auto writer = server_->connectAsRoot("scattered");
+    const auto execute = [&](const std::string& sql) {
+        std::unique_ptr<sql::Statement>(writer->createStatement())->execute(sql);
+    };
+    for (const auto& statement : testsupport::LegacyDataGenerator::legacySchemaStatements()) execute(statement);
+    // Organization 5 is missing: its users are orphans between organizations, as are those of 0 before the first
+    // and of 90 after the last.
+    for (const int orgId : {1, 2, 3, 4, 6, 7}) {
+        execute("INSERT INTO organizations (id, name, created_at) VALUES (" + std::to_string(orgId) + ", 'o" +
+                std::to_string(orgId) + "', '2020-01-01 00:00:00')");
+    }
+    std::map<std::int64_t, std::vector<std::int64_t>> expected;  // organization -> user ids
+    std::map<std::int64_t, std::int64_t> expectedOrphans;        // organization -> users
+    std::int64_t nextUserId = 1;
+    const auto addUser = [&](std::int64_t orgId) {
+        const std::int64_t id = nextUserId++;
+        execute("INSERT INTO org_users (id, org_id, email) VALUES (" + std::to_string(id) + ", " +
+                std::to_string(orgId) + ", 'u" + std::to_string(id) + "@example.com')");
+        if (orgId == 0 || orgId == 5 || orgId == 90) {
+            ++expectedOrphans[orgId];
+        } else {
+            expected[orgId].push_back(id);
+        }
+    };
+    for (int i = 0; i < 12; ++i) {
+        for (const int orgId : {1, 2}) addUser(orgId);  // every other id: a range with the other's rows in it
+    }
+    for (int i = 0; i < 12; ++i) {
+        for (const int orgId : {3, 4, 5, 0}) addUser(orgId);  // every fourth id: read one by one
+    }
+    for (int i = 0; i < 20; ++i) addUser(6);  // together
+    nextUserId += 1000;                       // far from the others
+    addUser(3);
+    addUser(90);
+    addUser(7);
+
+    for (const int batchSize : {1, 2, 4, 500}) {
+        LegacyReader reader(MySqlDsn::parse(server_->dsn("scattered", "scattered_reader", "secret"), "legacy.dsn"),
+                            batchSize);
+        std::map<std::int64_t, std::vector<std::int64_t>> read;
+        std::map<std::int64_t, std::int64_t> orphans;
+        for (auto batch = reader.nextBatch(); !batch.empty(); batch = reader.nextBatch()) {
+            for (const auto& organization : batch.organizations) {
+                auto& ids = read[organization.row.id];
+                for (const auto& user : organization.users) {
+                    EXPECT_EQ(user.orgId, organization.row.id) << batchSize;
+                    EXPECT_EQ(user.email, "u" + std::to_string(user.id) + "@example.com") << batchSize;
+                    ids.push_back(user.id);
+                }
+            }
+            for (const auto& orphan : batch.orphans) orphans[orphan.orgId] += orphan.users;
+        }
+        EXPECT_EQ(read, expected) << batchSize;
+        EXPECT_EQ(orphans, expectedOrphans) << batchSize;
+    }
+}
+
 TEST_F(LegacyReaderTest, SeesTheDatabaseAsItWasWhenItStarted) {
     server_->createDatabase("changing");
     server_->createReadOnlyUser("changing_reader", "secret", "changing");
@@ -135,8 +201,8 @@ TEST_F(LegacyReaderTest, SeesTheDatabaseAsItWasWhenItStarted) {
     std::unique_ptr<sql::Statement>(writer->createStatement())
         ->execute("INSERT INTO organizations (id, name, created_at) VALUES (1000, 'late', '2026-01-01 00:00:00')");
     std::int64_t seen = 0;
-    for (auto batch = reader.nextOrganizations(); !batch.empty(); batch = reader.nextOrganizations()) {
-        for (const auto& organization : batch) {
+    for (auto batch = reader.nextBatch(); !batch.empty(); batch = reader.nextBatch()) {
+        for (const auto& organization : batch.organizations) {
             EXPECT_NE(organization.row.id, 1000);
             ++seen;
         }
@@ -151,9 +217,7 @@ TEST_F(LegacyReaderTest, NeverWritesEvenWithAUserThatMay) {
     {
         LegacyReader reader(MySqlDsn::parse(server_->dsn("legacy", "owner", "secret"), "legacy.dsn"), 5);
         reader.countOrganizations();
-        while (!reader.nextOrganizations().empty()) {
-        }
-        while (!reader.nextOrphans().empty()) {
+        while (!reader.nextBatch().empty()) {
         }
     }
     EXPECT_EQ(testsupport::legacyTableChecksums(*root), before);

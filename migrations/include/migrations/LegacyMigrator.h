@@ -58,9 +58,16 @@ private:
         };
         std::vector<Organization> organizations;
         std::vector<MigratedOrganization> writes;
+        struct Orphan {
+            std::int64_t orgId = 0;
+            std::string line;  // for the report
+        };
+        std::vector<Orphan> orphans;  // read with the batch, by id
+
+        bool empty() const { return organizations.empty() && orphans.empty(); }
     };
 
-    TranslatedBatch translate(const std::vector<LegacyOrganization>& organizations) const;
+    TranslatedBatch translate(const LegacyBatch& legacy) const;
     void migrateBatch(const TranslatedBatch& batch, MigrationSummary& summary);
     void migrate(const TranslatedBatch::Organization& organization, const MigratedOrganization& migrated,
                  MigrationSummary& summary);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -13,6 +14,14 @@ class Statement;
 }  // namespace sql
 
 namespace bridge::migrations {
+
+// One step of the reading: organizations in id order with their rows, and the orphans in between.
+struct LegacyBatch {
+    std::vector<LegacyOrganization> organizations;  // by id
+    std::vector<LegacyOrphan> orphans;              // by id
+
+    bool empty() const { return organizations.empty() && orphans.empty(); }
+};
 
 // Reads the legacy database in one read-only transaction over a consistent snapshot, so that every batch sees
 // the database as it was at the start, and nothing can be written even if the configured user could. Streams:
@@ -28,21 +37,23 @@ public:
     // Organizations rows, soft-deleted ones included.
     std::int64_t countOrganizations();
 
-    // The next batchSize organizations by id, each with its connectivity row and users; empty at the end.
-    std::vector<LegacyOrganization> nextOrganizations();
-
-    // The next batchSize orphan ids by id (connectivity rows and users with no organizations row); empty at
-    // the end. Independent of nextOrganizations().
-    std::vector<LegacyOrphan> nextOrphans();
+    // The next batchSize organizations by id, each with its connectivity row and users, and the orphan ids
+    // (connectivity rows and users with no organizations row) from the end of the last batch to the end of this
+    // one. Once the organizations are all read, batches of orphans only; empty at the end.
+    LegacyBatch nextBatch();
 
 private:
-    // The query (a constant of LegacyReader.cpp) with its two integers, streaming.
-    std::unique_ptr<sql::ResultSet> stream(const char* query, std::int64_t first, std::int64_t second);
+    // The query (a constant of LegacyReader.cpp) with its integers, streaming.
+    std::unique_ptr<sql::ResultSet> stream(const char* query, std::initializer_list<std::int64_t> integers);
+    // The users of `batch` (their ids are `wanted`, in any order) into their organizations.
+    void readUsers(std::vector<std::int64_t>& wanted, std::vector<LegacyOrganization>& batch);
+    // The next batchSize orphan ids after the last organization.
+    std::vector<LegacyOrphan> nextOrphansAfterTheLastOrganization();
 
     std::unique_ptr<sql::Connection> connection_;
     int batchSize_;
     std::int64_t lastOrganizationId_ = 0;
-    std::int64_t lastOrphanId_ = 0;
+    std::int64_t nextUnreadOrgId_ = 0;  // rows pointing at ids below it were read or reported
     std::unique_ptr<sql::Statement> streaming_;
 };
 
