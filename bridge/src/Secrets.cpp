@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "bridge/OpenSslAlgorithms.h"
+
 namespace bridge {
 namespace {
 
@@ -92,7 +94,7 @@ std::optional<std::string> decodeBase64(std::string_view text, const Base64Alpha
 std::array<unsigned char, 32> sha256(std::string_view data) {
     std::array<unsigned char, 32> digest{};
     unsigned int length = 0;
-    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, openssl::sha256(), nullptr) != 1) {
         throw std::runtime_error("SHA-256 failed");
     }
     return digest;

@@ -9,6 +9,7 @@
 #include <climits>
 #include <memory>
 
+#include "bridge/OpenSslAlgorithms.h"
 #include "bridge/Secrets.h"
 
 namespace bridge {
@@ -122,7 +123,7 @@ SealedToken TokenCipher::seal(std::string_view plaintext, std::string_view assoc
     int written = 0;
     int finalWritten = 0;
     const bool sealedOk =
-        EVP_EncryptInit_ex(context.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+        EVP_EncryptInit_ex(context.get(), openssl::aes256Gcm(), nullptr, nullptr, nullptr) == 1 &&
         EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
         EVP_EncryptInit_ex(context.get(), nullptr, nullptr, key.bytes.data(), nonce) == 1 &&
         EVP_EncryptUpdate(context.get(), nullptr, &written, bytesOf(associatedData), associatedLength) == 1 &&
@@ -150,7 +151,7 @@ std::string TokenCipher::open(const SealedToken& sealed, std::string_view associ
     const CipherContext context = newCipherContext();
     int written = 0;
     int finalWritten = 0;
-    const bool openedOk = EVP_DecryptInit_ex(context.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+    const bool openedOk = EVP_DecryptInit_ex(context.get(), openssl::aes256Gcm(), nullptr, nullptr, nullptr) == 1 &&
                           EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
                           EVP_DecryptInit_ex(context.get(), nullptr, nullptr, key->bytes.data(), bytesOf(nonce)) == 1 &&
                           EVP_DecryptUpdate(context.get(), nullptr, &written, bytesOf(associatedData),
