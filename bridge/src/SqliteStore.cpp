@@ -5,6 +5,7 @@
 #include <Poco/Data/SQLite/Utility.h>
 #include <sqlite3.h>
 
+#include "bridge/SqliteCheckpointer.h"
 #include "bridge/Error.h"
 #include "bridge/Logging.h"
 #include "bridge/SqliteRowWriter.h"
@@ -41,22 +42,27 @@ const std::string& registeredConnector() {
     return name;
 }
 
-// For the migrator's batches, on the connection that writes them (it lasts as long as the connection): a checkpoint
-// every 20,000 pages rather than every 1,000, so that a page that consecutive batches rewrite is copied into the
-// database file once rather than after every batch. The page cache keeps its default size: the migrator's rows
-// are appended in key order, and a larger cache neither sped it up nor did anything but grow with the database.
+// For the migrator's batches, on the connection that writes them (it lasts as long as the connection): its own
+// checkpoint only every 20,000 pages rather than every 1,000, as a bound on the WAL's size; the store's
+// SqliteCheckpointer copies the pages in the meantime, on another thread. The page cache keeps its default size:
+// the migrator's rows are appended in key order, and a larger cache neither sped it up nor did anything but grow
+// with the database.
 constexpr const char* kBulkWritePragmas[] = {"PRAGMA wal_autocheckpoint = 20000"};
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path, int poolSize) : pool_(registeredConnector(), path, 1, poolSize, 60) {
+SqliteStore::SqliteStore(const std::string& path, int poolSize)
+    : path_(path), pool_(registeredConnector(), path, 1, poolSize, 60) {
     Poco::Data::Session session = openSession();
     // WAL lets readers go on while one process writes; it is a property of the file, set once.
     std::string mode;
     session << "PRAGMA journal_mode = WAL", into(mode), now;
 }
 
-SqliteStore::~SqliteStore() { pool_.shutdown(); }
+SqliteStore::~SqliteStore() {
+    checkpointer_.reset();
+    pool_.shutdown();
+}
 
 Poco::Data::Session SqliteStore::openSession() {
     Poco::Data::Session session = pool_.get();
@@ -79,6 +85,9 @@ std::unique_ptr<RowWriter> SqliteStore::openRowWriter(Poco::Data::Session& sessi
 
 void SqliteStore::beforeBulkWrite(Poco::Data::Session& session) {
     for (const char* pragma : kBulkWritePragmas) session << pragma, now;
+    std::call_once(checkpointerStarted_, [this] { checkpointer_ = std::make_unique<SqliteCheckpointer>(path_); });
+    // The last bulk write has committed by now: its pages are copied while this one writes.
+    checkpointer_->requestCheckpoint();
 }
 
 void SqliteStore::withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) {

@@ -2,12 +2,15 @@
 
 #include <Poco/Data/SessionPool.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "bridge/SqlStore.h"
 
 namespace bridge {
+
+class SqliteCheckpointer;
 
 // The embedded default store: one SQLite file in WAL mode, shared safely by several processes on one machine.
 class SqliteStore : public SqlStore {
@@ -34,8 +37,11 @@ protected:
     std::mutex* writeSerializer() override { return &writers_; }
 
 private:
+    std::string path_;
     Poco::Data::SessionPool pool_;
     std::mutex writers_;
+    std::once_flag checkpointerStarted_;
+    std::unique_ptr<SqliteCheckpointer> checkpointer_;  // from the first bulk write on
 };
 
 }  // namespace bridge
