@@ -205,7 +205,7 @@ bool OrganizationScope::allows(std::int64_t legacyId) const {
 }
 
 template <typename Work>
-auto SqlStore::withSession(Work&& work) {
+auto SqlStore::withSession(Work&& work, SessionUse use) {
     // Hands the session back to the backend on every way out, telling it whether the connection still works.
     struct Lease {
         SqlStore& store;
@@ -216,7 +216,7 @@ auto SqlStore::withSession(Work&& work) {
         }
     } lease{*this, std::nullopt};
     try {
-        lease.session.emplace(openSession());
+        lease.session.emplace(use == SessionUse::BulkWrite ? openBulkSession() : openSession());
         return work(*lease.session);
     } catch (const Error&) {
         throw;
@@ -232,25 +232,27 @@ auto SqlStore::withSession(Work&& work) {
 }
 
 template <typename Work>
-auto SqlStore::inTransaction(Work&& work) {
+auto SqlStore::inTransaction(Work&& work, SessionUse use) {
     std::unique_lock<std::mutex> serialized;
     if (std::mutex* writers = writeSerializer()) serialized = std::unique_lock(*writers);
-    return withSession([&](Session& session) {
-        session << std::string(beginWrite()), now;
-        try {
-            if constexpr (std::is_void_v<std::invoke_result_t<Work&, Session&>>) {
-                work(session);
-                session << "COMMIT", now;
-            } else {
-                auto result = work(session);
-                session << "COMMIT", now;
-                return result;
+    return withSession(
+        [&](Session& session) {
+            session << std::string(beginWrite()), now;
+            try {
+                if constexpr (std::is_void_v<std::invoke_result_t<Work&, Session&>>) {
+                    work(session);
+                    session << "COMMIT", now;
+                } else {
+                    auto result = work(session);
+                    session << "COMMIT", now;
+                    return result;
+                }
+            } catch (...) {
+                rollbackQuietly(session);
+                throw;
             }
-        } catch (...) {
-            rollbackQuietly(session);
-            throw;
-        }
-    });
+        },
+        use);
 }
 
 std::unique_ptr<RowWriter> SqlStore::openRowWriter(Session&, std::string_view, std::string_view, std::size_t) {
@@ -1064,10 +1066,12 @@ std::vector<MigrationWrite> SqlStore::writeMigratedOrganizations(const std::vect
     // A user id or email held by data the migrator did not write is rare, and asking about every user of a batch
     // costs more than inserting them: the first attempt lets the unique keys say no, which rolls it back.
     const auto write = [&](UserCheck userCheck) {
-        return inTransaction([&](Session& session) {
-            beforeBulkWrite(session);
-            return writeMigrated(session, batch, userCheck);
-        });
+        return inTransaction(
+            [&](Session& session) {
+                beforeBulkWrite(session);
+                return writeMigrated(session, batch, userCheck);
+            },
+            SessionUse::BulkWrite);
     };
     try {
         return write(UserCheck::TrustKeys);

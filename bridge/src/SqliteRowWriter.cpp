@@ -4,7 +4,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <bit>
 #include <stdexcept>
+
+#include "bridge/SqliteStatementCache.h"
 
 namespace bridge {
 
@@ -32,7 +35,15 @@ SqliteRowWriter::SqliteRowWriter(sqlite3* database, std::string_view table, std:
     pending_.reserve(rowsPerStatement_ * columnCount_);
 }
 
-SqliteRowWriter::~SqliteRowWriter() { sqlite3_finalize(fullStatement_); }
+SqliteRowWriter::SqliteRowWriter(SqliteStatementCache& cache, std::string_view table, std::string_view columnNames,
+                                 std::size_t columnCount)
+    : SqliteRowWriter(cache.database(), table, columnNames, columnCount) {
+    cache_ = &cache;
+}
+
+SqliteRowWriter::~SqliteRowWriter() {
+    if (cache_ == nullptr) sqlite3_finalize(fullStatement_);
+}
 
 void SqliteRowWriter::add(std::int64_t value) { pending_.push_back({Value::Kind::Integer, value, {}}); }
 
@@ -45,25 +56,41 @@ void SqliteRowWriter::endRow() {
         throw std::logic_error("SqliteRowWriter: a row of " + std::to_string(columnCount_) + " columns was given " +
                                std::to_string(pending_.size() - pendingRows_ * columnCount_) + " values");
     }
-    if (++pendingRows_ == rowsPerStatement_) write(pendingRows_);
+    if (++pendingRows_ == rowsPerStatement_) {
+        write(0, pendingRows_);
+        forgetPending();
+    }
 }
 
 void SqliteRowWriter::finish() {
-    if (pendingRows_ > 0) write(pendingRows_);
+    // The rows short of a full statement go in statements of 32, 16, ... 1 rows: a handful of statements each
+    // table needs at most, which a statement cache keeps, rather than one of every length.
+    std::size_t firstRow = 0;
+    for (std::size_t rows = std::bit_floor(pendingRows_); rows > 0; rows = std::bit_floor(pendingRows_ - firstRow)) {
+        write(firstRow, rows);
+        firstRow += rows;
+    }
+    forgetPending();
 }
 
-void SqliteRowWriter::write(std::size_t rows) {
+void SqliteRowWriter::forgetPending() {
+    pending_.clear();
+    pendingRows_ = 0;
+}
+
+void SqliteRowWriter::write(std::size_t firstRow, std::size_t rows) {
     sqlite3_stmt* statement = nullptr;
     if (rows == rowsPerStatement_) {
         if (fullStatement_ == nullptr) fullStatement_ = prepare(rows);
         statement = fullStatement_;
     } else {
-        statement = prepare(rows);  // the last, shorter set: once per writer
+        statement = prepare(rows);  // the last, shorter sets: once per writer
     }
     int parameter = 0;
     int result = SQLITE_OK;
+    const Value* values = pending_.data() + firstRow * columnCount_;
     for (std::size_t i = 0; i < rows * columnCount_ && result == SQLITE_OK; ++i) {
-        const Value& value = pending_[i];
+        const Value& value = values[i];
         ++parameter;
         switch (value.kind) {
             case Value::Kind::Integer: result = sqlite3_bind_int64(statement, parameter, value.integer); break;
@@ -77,14 +104,12 @@ void SqliteRowWriter::write(std::size_t rows) {
         }
     }
     if (result == SQLITE_OK) result = sqlite3_step(statement) == SQLITE_DONE ? SQLITE_OK : sqlite3_reset(statement);
-    if (statement == fullStatement_) {
+    if (statement == fullStatement_ || cache_ != nullptr) {
         sqlite3_reset(statement);
     } else {
         sqlite3_finalize(statement);
     }
     if (result != SQLITE_OK) fail(result);
-    pending_.clear();
-    pendingRows_ = 0;
 }
 
 sqlite3_stmt* SqliteRowWriter::prepare(std::size_t rows) {
@@ -93,6 +118,11 @@ sqlite3_stmt* SqliteRowWriter::prepare(std::size_t rows) {
     for (std::size_t row = 0; row < rows; ++row) {
         if (row > 0) sql += ", ";
         sql += rowPlaceholders_;
+    }
+    if (cache_ != nullptr) {
+        sqlite3_stmt* statement = cache_->statement(sql);
+        if (statement == nullptr) fail(sqlite3_errcode(database_));
+        return statement;
     }
     sqlite3_stmt* statement = nullptr;
     const int result = sqlite3_prepare_v2(database_, sql.c_str(), static_cast<int>(sql.size()), &statement, nullptr);

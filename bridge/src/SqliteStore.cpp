@@ -5,10 +5,11 @@
 #include <Poco/Data/SQLite/Utility.h>
 #include <sqlite3.h>
 
-#include "bridge/SqliteCheckpointer.h"
 #include "bridge/Error.h"
 #include "bridge/Logging.h"
+#include "bridge/SqliteCheckpointer.h"
 #include "bridge/SqliteRowWriter.h"
+#include "bridge/SqliteStatementCache.h"
 
 using namespace Poco::Data::Keywords;
 
@@ -42,12 +43,18 @@ const std::string& registeredConnector() {
     return name;
 }
 
-// For the migrator's batches, on the connection that writes them (it lasts as long as the connection): its own
-// checkpoint only every 20,000 pages rather than every 1,000, as a bound on the WAL's size; the store's
-// SqliteCheckpointer copies the pages in the meantime, on another thread. The page cache keeps its default size:
-// the migrator's rows are appended in key order, and a larger cache neither sped it up nor did anything but grow
-// with the database.
-constexpr const char* kBulkWritePragmas[] = {"PRAGMA wal_autocheckpoint = 20000"};
+// For the migrator's batches, on the connection that writes them: its own checkpoint only every 20,000 pages rather
+// than every 1,000, as a bound on the WAL's size; the store's SqliteCheckpointer copies the pages in the meantime, on
+// another thread. The page cache keeps its default size: the migrator's rows are appended in key order, and a larger
+// cache neither sped it up nor did anything but grow with the database.
+constexpr const char* kBulkWritePragma = "PRAGMA wal_autocheckpoint = 20000";
+
+// Settings of a connection, not of the file: every connection needs them. NORMAL is safe with WAL (a power cut may
+// lose the last commits, never corrupt the file) and spares a sync per commit.
+void configureConnection(Poco::Data::Session& session) {
+    session << "PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs), now;
+    session << "PRAGMA synchronous = NORMAL", now;
+}
 
 }  // namespace
 
@@ -61,16 +68,26 @@ SqliteStore::SqliteStore(const std::string& path, int poolSize)
 
 SqliteStore::~SqliteStore() {
     checkpointer_.reset();
+    bulkStatements_.reset();  // before their connection closes
+    bulkSession_.reset();
     pool_.shutdown();
 }
 
 Poco::Data::Session SqliteStore::openSession() {
     Poco::Data::Session session = pool_.get();
-    // Both are settings of the connection, not of the file: every pooled connection needs them. NORMAL is safe
-    // with WAL (a power cut may lose the last commits, never corrupt the file) and spares a sync per commit.
-    session << "PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs), now;
-    session << "PRAGMA synchronous = NORMAL", now;
+    configureConnection(session);
     return session;
+}
+
+Poco::Data::Session SqliteStore::openBulkSession() {
+    if (!bulkSession_) {
+        Poco::Data::Session session(registeredConnector(), path_);
+        configureConnection(session);
+        session << kBulkWritePragma, now;
+        bulkStatements_ = std::make_unique<SqliteStatementCache>(Poco::Data::SQLite::Utility::dbHandle(session));
+        bulkSession_ = std::move(session);
+    }
+    return *bulkSession_;
 }
 
 bool SqliteStore::isDuplicateKey(const Poco::Exception& error) const {
@@ -79,12 +96,14 @@ bool SqliteStore::isDuplicateKey(const Poco::Exception& error) const {
 
 std::unique_ptr<RowWriter> SqliteStore::openRowWriter(Poco::Data::Session& session, std::string_view table,
                                                       std::string_view columnNames, std::size_t columnCount) {
-    return std::make_unique<SqliteRowWriter>(Poco::Data::SQLite::Utility::dbHandle(session), table, columnNames,
-                                             columnCount);
+    sqlite3* database = Poco::Data::SQLite::Utility::dbHandle(session);
+    if (bulkStatements_ && bulkStatements_->database() == database) {
+        return std::make_unique<SqliteRowWriter>(*bulkStatements_, table, columnNames, columnCount);
+    }
+    return std::make_unique<SqliteRowWriter>(database, table, columnNames, columnCount);
 }
 
-void SqliteStore::beforeBulkWrite(Poco::Data::Session& session) {
-    for (const char* pragma : kBulkWritePragmas) session << pragma, now;
+void SqliteStore::beforeBulkWrite(Poco::Data::Session&) {
     std::call_once(checkpointerStarted_, [this] { checkpointer_ = std::make_unique<SqliteCheckpointer>(path_); });
     // The last bulk write has committed by now: its pages are copied while this one writes.
     checkpointer_->requestCheckpoint();

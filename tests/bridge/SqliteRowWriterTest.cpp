@@ -5,6 +5,7 @@
 #include <Poco/Nullable.h>
 #include <Poco/Tuple.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cstdint>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "bridge/SqliteRowWriter.h"
+#include "bridge/SqliteStatementCache.h"
 
 namespace bridge {
 namespace {
@@ -69,6 +71,42 @@ TEST_F(SqliteRowWriterTest, EveryRowArrivesWithItsValuesWhateverTheCount) {
                                                            : std::numeric_limits<std::int64_t>::max() - i);
         }
     }
+}
+
+// The statements a connection holds, prepared and not finalized.
+int openStatements(sqlite3* database) {
+    int count = 0;
+    for (sqlite3_stmt* statement = sqlite3_next_stmt(database, nullptr); statement != nullptr;
+         statement = sqlite3_next_stmt(database, statement)) {
+        ++count;
+    }
+    return count;
+}
+
+// With a cache, writers leave their statements for the next one: a full one and one per power of two below it,
+// whatever the row counts, and none once the cache is gone.
+TEST_F(SqliteRowWriterTest, WritersWithACacheShareAFewStatements) {
+    const int before = openStatements(database());
+    {
+        SqliteStatementCache cache(database());
+        std::int64_t id = 0;
+        for (const int count : {200, 63, 64, 1, 37, 200}) {
+            SqliteRowWriter rowWriter(cache, "t", "id, label, amount", 3);
+            for (int i = 0; i < count; ++i) {
+                rowWriter.add(id++);
+                rowWriter.add(std::string_view("cached"));
+                rowWriter.addNull();
+                rowWriter.endRow();
+            }
+            rowWriter.finish();
+            EXPECT_LE(openStatements(database()) - before, 7) << count;  // 64, 32, 16, 8, 4, 2 and 1 rows
+        }
+        const auto read = rows();
+        ASSERT_EQ(read.size(), static_cast<std::size_t>(id));
+        for (std::int64_t i = 0; i < id; ++i) EXPECT_EQ(read[i].get<0>(), i);
+        EXPECT_EQ(cache.statement("INSERT INTO missing (id) VALUES (?)"), nullptr);
+    }
+    EXPECT_EQ(openStatements(database()), before);
 }
 
 TEST_F(SqliteRowWriterTest, AnEmptyTextIsTextNotNull) {

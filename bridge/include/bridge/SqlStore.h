@@ -59,6 +59,9 @@ public:
 
 protected:
     virtual Poco::Data::Session openSession() = 0;
+    // The session of a transaction that writes a whole batch of migrated organizations (see beforeBulkWrite); an
+    // ordinary one unless the backend keeps one for the purpose. Only ever opened inside inTransaction.
+    virtual Poco::Data::Session openBulkSession() { return openSession(); }
     // Takes a session back after use; `broken` when a database error came out of it (the connection may be dead).
     virtual void releaseSession(Poco::Data::Session& session, bool broken) = 0;
     // The statement that starts a transaction which will write ("BEGIN IMMEDIATE" on SQLite, so that two writers
@@ -79,10 +82,11 @@ protected:
     // Called at the start of a transaction that writes a whole batch of migrated organizations.
     virtual void beforeBulkWrite(Poco::Data::Session& session);
 
+    enum class SessionUse { Ordinary, BulkWrite };
     template <typename Work>
-    auto inTransaction(Work&& work);
+    auto inTransaction(Work&& work, SessionUse use = SessionUse::Ordinary);
     template <typename Work>
-    auto withSession(Work&& work);
+    auto withSession(Work&& work, SessionUse use = SessionUse::Ordinary);
 
 private:
     // openRowWriter bound to the session, as the insert helpers take it.

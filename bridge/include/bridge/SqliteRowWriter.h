@@ -11,6 +11,8 @@ struct sqlite3_stmt;
 
 namespace bridge {
 
+class SqliteStatementCache;
+
 // Rows into one SQLite table through sqlite3's own API: statements of many rows ("VALUES (...), (...)"), each
 // prepared once and run again for every full set of rows, with the values bound in place rather than copied. Poco's
 // bindings copy every text and run one statement per row; loading a million rows, that is most of the time.
@@ -18,6 +20,9 @@ class SqliteRowWriter : public RowWriter {
 public:
     // `database` is the connection of the caller's transaction; it must outlive the writer.
     SqliteRowWriter(sqlite3* database, std::string_view table, std::string_view columnNames, std::size_t columnCount);
+    // Takes its statements from the cache (the connection is the cache's), and leaves them there.
+    SqliteRowWriter(SqliteStatementCache& cache, std::string_view table, std::string_view columnNames,
+                    std::size_t columnCount);
     ~SqliteRowWriter() override;
     SqliteRowWriter(const SqliteRowWriter&) = delete;
     SqliteRowWriter& operator=(const SqliteRowWriter&) = delete;
@@ -35,19 +40,21 @@ private:
         std::string_view text;
     };
 
-    // Runs the statement of `rows` rows over the first rows of pending_, then forgets them.
-    void write(std::size_t rows);
+    // Runs the statement of `rows` rows over pending_'s rows from `firstRow` on.
+    void write(std::size_t firstRow, std::size_t rows);
+    void forgetPending();
     sqlite3_stmt* prepare(std::size_t rows);
     [[noreturn]] void fail(int resultCode);
 
     sqlite3* database_;
-    std::string insertInto_;       // "INSERT INTO t (a, b) VALUES "
-    std::string rowPlaceholders_;  // "(?, ?)"
+    SqliteStatementCache* cache_ = nullptr;  // nullptr: statements of its own, finalized after use
+    std::string insertInto_;                 // "INSERT INTO t (a, b) VALUES "
+    std::string rowPlaceholders_;            // "(?, ?)"
     std::size_t columnCount_;
     std::size_t rowsPerStatement_;
     std::vector<Value> pending_;  // the values of the rows not written yet, row after row
     std::size_t pendingRows_ = 0;
-    sqlite3_stmt* fullStatement_ = nullptr;  // rowsPerStatement_ rows, prepared when first needed
+    sqlite3_stmt* fullStatement_ = nullptr;  // rowsPerStatement_ rows, prepared when first needed (not cached)
 };
 
 }  // namespace bridge

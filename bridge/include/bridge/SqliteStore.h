@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "bridge/SqlStore.h"
@@ -11,6 +12,7 @@
 namespace bridge {
 
 class SqliteCheckpointer;
+class SqliteStatementCache;
 
 // The embedded default store: one SQLite file in WAL mode, shared safely by several processes on one machine.
 class SqliteStore : public SqlStore {
@@ -22,6 +24,9 @@ public:
 
 protected:
     Poco::Data::Session openSession() override;
+    // A connection of its own, kept with its prepared statements from one batch of the migrator to the next.
+    // Opened inside inTransaction only, which holds writers_: one bulk write at a time.
+    Poco::Data::Session openBulkSession() override;
     // Poco's pool takes the session back when the last handle goes; a file database has no dead connections.
     void releaseSession(Poco::Data::Session&, bool) override {}
     std::string_view beginWrite() const override { return "BEGIN IMMEDIATE"; }
@@ -42,6 +47,9 @@ private:
     std::mutex writers_;
     std::once_flag checkpointerStarted_;
     std::unique_ptr<SqliteCheckpointer> checkpointer_;  // from the first bulk write on
+    // From the first bulk write on; like the row writers that use it, touched under writers_ only.
+    std::optional<Poco::Data::Session> bulkSession_;
+    std::unique_ptr<SqliteStatementCache> bulkStatements_;  // of bulkSession_'s connection
 };
 
 }  // namespace bridge
