@@ -65,7 +65,7 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
         const auto translateNext = [&] {
             LegacyBatch legacy = read.get();
             if (!legacy.empty()) read = std::async(std::launch::async, [&reader] { return reader.nextBatch(); });
-            return translate(legacy);
+            return translate(std::move(legacy));
         };
         auto next = std::async(std::launch::async, translateNext);
         TranslatedBatch written;
@@ -89,12 +89,13 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
     return summary;
 }
 
-LegacyMigrator::TranslatedBatch LegacyMigrator::translate(const LegacyBatch& legacyBatch) const {
+LegacyMigrator::TranslatedBatch LegacyMigrator::translate(LegacyBatch&& legacyBatch) const {
     TranslatedBatch batch;
-    for (const auto& legacy : legacyBatch.organizations) {
-        auto translated = translator_.translate(legacy);
-        batch.organizations.push_back({legacy.row.id, translated.migrated.has_value(), std::move(translated.skipped),
-                                       std::move(translated.warnings)});
+    for (auto& legacy : legacyBatch.organizations) {
+        const std::int64_t orgId = legacy.row.id;
+        auto translated = translator_.translate(std::move(legacy));
+        batch.organizations.push_back(
+            {orgId, translated.migrated.has_value(), std::move(translated.skipped), std::move(translated.warnings)});
         if (translated.migrated) batch.writes.push_back(std::move(*translated.migrated));
     }
     for (const auto& orphan : legacyBatch.orphans) {

@@ -96,7 +96,7 @@ std::string LegacyOrganizationTranslator::orphanLine(const LegacyOrphan& orphan)
     return "skipped " + organizationText(orphan.orgId) + ": orphan: no organizations row, " + rows + " not migrated";
 }
 
-TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrganization& legacy) const {
+TranslatedOrganization LegacyOrganizationTranslator::translate(LegacyOrganization&& legacy) const {
     TranslatedOrganization result;
     const std::int64_t orgId = legacy.row.id;
     if (legacy.row.deleted) {
@@ -105,12 +105,12 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
     }
 
     MigratedOrganization migrated;
-    migrated.organization.legacyId = orgId;
-    migrated.organization.name = legacy.row.name;
     Fingerprint fingerprint;
     fingerprint.add(kRulesVersion);
     fingerprint.addNumber(orgId);
     fingerprint.add(legacy.row.name);
+    migrated.organization.legacyId = orgId;
+    migrated.organization.name = std::move(legacy.row.name);
 
     std::optional<ConnectionStatus> connectionStatus;
     if (legacy.connectivity) {
@@ -147,9 +147,9 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
 
     // Users in id order whatever order they came in: the fingerprint, the report's lines and the store's rows
     // must not depend on it.
-    std::vector<const LegacyUserRow*> usersById;
+    std::vector<LegacyUserRow*> usersById;
     usersById.reserve(legacy.users.size());
-    for (const auto& user : legacy.users) usersById.push_back(&user);
+    for (auto& user : legacy.users) usersById.push_back(&user);
     std::sort(usersById.begin(), usersById.end(), [](const auto* a, const auto* b) { return a->id < b->id; });
 
     // Of users whose emails differ only in letter case, the newest (highest id) is the real one.
@@ -163,32 +163,13 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
     }
     migrated.users.reserve(usersById.size());
     for (std::size_t index = 0; index < usersById.size(); ++index) {
-        const auto& row = *usersById[index];
+        auto& row = *usersById[index];
         const std::int64_t newest = newestByEmail[emailKeys[index]];
         if (newest != row.id) {
             result.skipped.push_back("skipped user " + std::to_string(row.id) + " of " + organizationText(orgId) +
                                      ": superseded by user " + std::to_string(newest));
             continue;
         }
-        const auto what = [&] { return "user " + std::to_string(row.id) + " of " + organizationText(orgId); };
-        User user;
-        user.legacyId = row.id;
-        user.orgId = orgId;
-        user.email = row.email;
-        user.displayName = row.displayName;
-        user.salesforceUserId = salesforceId18(
-            row.salesforceUserId, [&] { return "sf_user_id of " + what(); }, result.warnings);
-        user.active = row.active;
-        const auto suspended = mappings::syncSuspendedFromLegacyState(row.syncState);
-        if (!suspended) result.warnings.push_back("sync_state of " + what() + " is unknown; it migrates as 'ok'");
-        user.syncSuspended = suspended.value_or(false);
-        if (user.syncSuspended) {
-            user.suspendReason = row.syncError;
-            // A lost connection is what suspends users in the legacy panel; a fresh login must lift these.
-            user.suspendedByLoss = connectionStatus == ConnectionStatus::Disconnected;
-        }
-        migrated.users.push_back(std::move(user));
-
         fingerprint.addNumber(row.id);
         fingerprint.add(row.email);
         fingerprint.addNullable(row.displayName);
@@ -196,6 +177,25 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(const LegacyOrgan
         fingerprint.add(row.active ? "1" : "0");
         fingerprint.add(row.syncState);
         fingerprint.addNullable(row.syncError);
+
+        const auto what = [&] { return "user " + std::to_string(row.id) + " of " + organizationText(orgId); };
+        User user;
+        user.legacyId = row.id;
+        user.orgId = orgId;
+        user.email = std::move(row.email);
+        user.displayName = std::move(row.displayName);
+        user.salesforceUserId = salesforceId18(
+            row.salesforceUserId, [&] { return "sf_user_id of " + what(); }, result.warnings);
+        user.active = row.active;
+        const auto suspended = mappings::syncSuspendedFromLegacyState(row.syncState);
+        if (!suspended) result.warnings.push_back("sync_state of " + what() + " is unknown; it migrates as 'ok'");
+        user.syncSuspended = suspended.value_or(false);
+        if (user.syncSuspended) {
+            user.suspendReason = std::move(row.syncError);
+            // A lost connection is what suspends users in the legacy panel; a fresh login must lift these.
+            user.suspendedByLoss = connectionStatus == ConnectionStatus::Disconnected;
+        }
+        migrated.users.push_back(std::move(user));
     }
     migrated.legacyFingerprint = fingerprint.hex();
     result.migrated = std::move(migrated);

@@ -197,14 +197,17 @@ LegacyBatch LegacyReader::nextBatch() {
         }
     }
     std::vector<std::int64_t> wanted;
+    std::vector<std::size_t> usersOf(organizations.size(), 0);
     for (auto rows = stream(kUserIdsBetween, {first, last}); rows->next();) {
         const auto orgId = static_cast<std::int64_t>(rows->getUInt64(2));
-        if (find(orgId) != nullptr) {
+        if (const auto* organization = find(orgId)) {
             wanted.push_back(static_cast<std::int64_t>(rows->getUInt64(1)));
+            ++usersOf[static_cast<std::size_t>(organization - organizations.data())];
         } else {
             ++orphans[orgId].users;
         }
     }
+    for (std::size_t i = 0; i < organizations.size(); ++i) organizations[i].users.reserve(usersOf[i]);
     readUsers(wanted, organizations);
     for (auto& [orgId, orphan] : orphans) {
         orphan.orgId = orgId;

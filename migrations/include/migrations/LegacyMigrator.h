@@ -67,7 +67,7 @@ private:
         bool empty() const { return organizations.empty() && orphans.empty(); }
     };
 
-    TranslatedBatch translate(const LegacyBatch& legacy) const;
+    TranslatedBatch translate(LegacyBatch&& legacy) const;
     void migrateBatch(const TranslatedBatch& batch, MigrationSummary& summary);
     void migrate(const TranslatedBatch::Organization& organization, const MigratedOrganization& migrated,
                  MigrationSummary& summary);

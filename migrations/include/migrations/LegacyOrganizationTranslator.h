@@ -30,7 +30,11 @@ public:
     LegacyOrganizationTranslator(const LegacyTokenDecryptor& decryptor, const TokenCipher& cipher,
                                  UnixSeconds migratedAt);
 
-    TranslatedOrganization translate(const LegacyOrganization& legacy) const;
+    // The rows' texts are moved into what it returns.
+    TranslatedOrganization translate(LegacyOrganization&& legacy) const;
+    TranslatedOrganization translate(const LegacyOrganization& legacy) const {
+        return translate(LegacyOrganization(legacy));
+    }
 
     // "skipped organization <id>: orphan: ..." for rows whose organization does not exist.
     static std::string orphanLine(const LegacyOrphan& orphan);
