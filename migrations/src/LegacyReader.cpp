@@ -90,9 +90,17 @@ std::vector<std::string> conditionsReading(const std::vector<std::int64_t>& want
     return conditions;
 }
 
-std::optional<std::string> optionalString(sql::ResultSet& rows, int column) {
-    if (rows.isNull(column)) return std::nullopt;
-    return std::string(rows.getString(column));
+// Connector/C++ hands a text over in an SQLString, which holds a std::string: it is moved out rather than copied (a
+// million users' emails and ids are a million allocations and copies less).
+std::string text(sql::ResultSet& rows, int column) {
+    sql::SQLString value = rows.getString(column);
+    return std::move(*value.operator->());
+}
+
+std::optional<std::string> optionalText(sql::ResultSet& rows, int column) {
+    std::string value = text(rows, column);
+    if (rows.wasNull()) return std::nullopt;
+    return value;
 }
 
 void execute(sql::Connection& connection, const char* statement) {
@@ -103,17 +111,17 @@ LegacyConnectivityRow readConnectivity(sql::ResultSet& rows) {
     LegacyConnectivityRow row;
     row.orgId = static_cast<std::int64_t>(rows.getUInt64(1));
     row.serviceAccountLoginEnabled = rows.getInt(2) != 0;
-    row.authMethod = rows.getString(3);
-    row.environment = optionalString(rows, 4);
-    row.serviceAccountUserId = optionalString(rows, 5);
-    row.serviceAccountUsername = optionalString(rows, 6);
-    row.salesforceOrgId = optionalString(rows, 7);
-    row.instanceUrl = optionalString(rows, 8);
-    row.refreshTokenEncrypted = optionalString(rows, 9);
+    row.authMethod = text(rows, 3);
+    row.environment = optionalText(rows, 4);
+    row.serviceAccountUserId = optionalText(rows, 5);
+    row.serviceAccountUsername = optionalText(rows, 6);
+    row.salesforceOrgId = optionalText(rows, 7);
+    row.instanceUrl = optionalText(rows, 8);
+    row.refreshTokenEncrypted = optionalText(rows, 9);
     row.status = rows.getInt(10);
-    row.statusChangedAt = optionalString(rows, 11);
-    row.lastError = optionalString(rows, 12);
-    row.updatedAt = rows.getString(13);
+    row.statusChangedAt = optionalText(rows, 11);
+    row.lastError = optionalText(rows, 12);
+    row.updatedAt = text(rows, 13);
     return row;
 }
 
@@ -121,12 +129,12 @@ LegacyUserRow readUser(sql::ResultSet& rows) {
     LegacyUserRow row;
     row.id = static_cast<std::int64_t>(rows.getUInt64(1));
     row.orgId = static_cast<std::int64_t>(rows.getUInt64(2));
-    row.email = rows.getString(3);
-    row.displayName = optionalString(rows, 4);
-    row.salesforceUserId = optionalString(rows, 5);
+    row.email = text(rows, 3);
+    row.displayName = optionalText(rows, 4);
+    row.salesforceUserId = optionalText(rows, 5);
     row.active = rows.getInt(6) != 0;
-    row.syncState = rows.getString(7);
-    row.syncError = optionalString(rows, 8);
+    row.syncState = text(rows, 7);
+    row.syncError = optionalText(rows, 8);
     return row;
 }
 
@@ -165,8 +173,8 @@ LegacyBatch LegacyReader::nextBatch() {
     for (auto rows = stream(kOrganizationsAfter, {lastOrganizationId_, batchSize_}); rows->next();) {
         LegacyOrganization organization;
         organization.row.id = static_cast<std::int64_t>(rows->getUInt64(1));
-        organization.row.name = rows->getString(2);
-        organization.row.createdAt = rows->getString(3);
+        organization.row.name = text(*rows, 2);
+        organization.row.createdAt = text(*rows, 3);
         organization.row.deleted = rows->getInt(4) != 0;
         organizations.push_back(std::move(organization));
     }

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -165,7 +166,10 @@ TEST_F(LegacyReaderTest, ReadsEveryUserWhereverItsIdLies) {
         for (const int orgId : {3, 4, 5, 0}) addUser(orgId);  // every fourth id: read one by one
     }
     for (int i = 0; i < 20; ++i) addUser(6);  // together
-    nextUserId += 1000;                       // far from the others
+    // NULL and empty texts stay apart.
+    execute("UPDATE org_users SET display_name = '' WHERE id = " + std::to_string(expected[6].front()));
+    execute("UPDATE org_users SET display_name = 'Ann' WHERE id = " + std::to_string(expected[6].back()));
+    nextUserId += 1000;  // far from the others
     addUser(3);
     addUser(90);
     addUser(7);
@@ -181,6 +185,13 @@ TEST_F(LegacyReaderTest, ReadsEveryUserWhereverItsIdLies) {
                 for (const auto& user : organization.users) {
                     EXPECT_EQ(user.orgId, organization.row.id) << batchSize;
                     EXPECT_EQ(user.email, "u" + std::to_string(user.id) + "@example.com") << batchSize;
+                    if (user.id == expected[6].front()) {
+                        EXPECT_EQ(user.displayName, std::optional<std::string>("")) << batchSize;
+                    } else if (user.id == expected[6].back()) {
+                        EXPECT_EQ(user.displayName, std::optional<std::string>("Ann")) << batchSize;
+                    } else {
+                        EXPECT_EQ(user.displayName, std::nullopt) << batchSize;
+                    }
                     ids.push_back(user.id);
                 }
             }
