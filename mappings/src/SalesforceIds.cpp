@@ -18,16 +18,15 @@ bool isAsciiAlphanumeric(char c) { return isAsciiUpper(c) || isAsciiLower(c) || 
 char toAsciiUpper(char c) { return isAsciiLower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
 char toAsciiLower(char c) { return isAsciiUpper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
 
-std::string caseSuffix(std::string_view shortId) {
-    std::string suffix;
+// Appends the three characters that say which letters of the 15-character id are upper case.
+void appendCaseSuffix(std::string& id) {
     for (std::size_t chunk = 0; chunk < kShortLength; chunk += kChunkLength) {
         unsigned upperCaseBits = 0;
         for (std::size_t i = 0; i < kChunkLength; ++i) {
-            if (isAsciiUpper(shortId[chunk + i])) upperCaseBits |= 1U << i;
+            if (isAsciiUpper(id[chunk + i])) upperCaseBits |= 1U << i;
         }
-        suffix += kSuffixAlphabet[upperCaseBits];
+        id += kSuffixAlphabet[upperCaseBits];
     }
-    return suffix;
 }
 
 bool equalIgnoringAsciiCase(std::string_view a, std::string_view b) {
@@ -40,7 +39,10 @@ bool equalIgnoringAsciiCase(std::string_view a, std::string_view b) {
 std::optional<std::string> toSalesforceId18(std::string_view id) {
     if (id.size() != kShortLength && id.size() != kLongLength) return std::nullopt;
     if (!std::all_of(id.begin(), id.end(), isAsciiAlphanumeric)) return std::nullopt;
-    std::string shortId(id.substr(0, kShortLength));
+    // The first 15 characters, case restored, then their suffix, appended in place.
+    std::string longId;
+    longId.reserve(kLongLength);
+    longId.assign(id.substr(0, kShortLength));
     if (id.size() == kLongLength) {
         // The 18-character form is case-insensitive: its suffix says which letters of the first 15 are upper
         // case, so the case is restored from it (a digit marked upper case means the id is not one).
@@ -48,7 +50,7 @@ std::optional<std::string> toSalesforceId18(std::string_view id) {
             const auto upperCaseBits = kSuffixAlphabet.find(toAsciiUpper(id[kShortLength + chunk]));
             if (upperCaseBits == std::string_view::npos) return std::nullopt;
             for (std::size_t i = 0; i < kChunkLength; ++i) {
-                char& c = shortId[chunk * kChunkLength + i];
+                char& c = longId[chunk * kChunkLength + i];
                 const bool upper = (upperCaseBits >> i) & 1U;
                 if (isAsciiUpper(c) || isAsciiLower(c)) {
                     c = upper ? toAsciiUpper(c) : toAsciiLower(c);
@@ -58,7 +60,8 @@ std::optional<std::string> toSalesforceId18(std::string_view id) {
             }
         }
     }
-    return shortId + caseSuffix(shortId);
+    appendCaseSuffix(longId);
+    return longId;
 }
 
 bool sameSalesforceId(std::string_view a, std::string_view b) {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <numeric>
 #include <string_view>
-#include <unordered_map>
 
 #include "bridge/Secrets.h"
 #include "mappings/ConnectionNames.h"
@@ -153,18 +153,27 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(LegacyOrganizatio
     std::sort(usersById.begin(), usersById.end(), [](const auto* a, const auto* b) { return a->id < b->id; });
 
     // Of users whose emails differ only in letter case, the newest (highest id) is the real one.
+    // Sorting by email key groups them (cheaper than a hash map: most organizations have a few users).
     std::vector<std::string> emailKeys;
-    emailKeys.reserve(usersById.size());  // no reallocation: the map's keys are views of these strings
-    std::unordered_map<std::string_view, std::int64_t> newestByEmail(usersById.size());
-    for (const auto* user : usersById) {
-        emailKeys.push_back(mappings::normalizeEmail(user->email));
-        auto& newest = newestByEmail[emailKeys.back()];
-        newest = std::max(newest, user->id);
+    emailKeys.reserve(usersById.size());
+    for (const auto* user : usersById) emailKeys.push_back(mappings::normalizeEmail(user->email));
+    std::vector<std::size_t> byEmail(usersById.size());
+    std::iota(byEmail.begin(), byEmail.end(), std::size_t{0});
+    std::stable_sort(byEmail.begin(), byEmail.end(),
+                     [&](std::size_t a, std::size_t b) { return emailKeys[a] < emailKeys[b]; });
+    std::vector<std::int64_t> newestWithEmail(usersById.size());
+    for (std::size_t first = 0; first < byEmail.size();) {
+        std::size_t end = first + 1;
+        while (end < byEmail.size() && emailKeys[byEmail[end]] == emailKeys[byEmail[first]]) ++end;
+        // Stable, over users in id order: the run's last one is the newest.
+        const std::int64_t newest = usersById[byEmail[end - 1]]->id;
+        for (std::size_t i = first; i < end; ++i) newestWithEmail[byEmail[i]] = newest;
+        first = end;
     }
     migrated.users.reserve(usersById.size());
     for (std::size_t index = 0; index < usersById.size(); ++index) {
         auto& row = *usersById[index];
-        const std::int64_t newest = newestByEmail[emailKeys[index]];
+        const std::int64_t newest = newestWithEmail[index];
         if (newest != row.id) {
             result.skipped.push_back("skipped user " + std::to_string(row.id) + " of " + organizationText(orgId) +
                                      ": superseded by user " + std::to_string(newest));
