@@ -1144,13 +1144,20 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
             use(changedFingerprints), use(changedIds), now;
     }
 
+    // A connection and migrated users hang off an organization row: trusting the keys, only the organizations the
+    // store held already are asked about. Were such a row there all the same, its key refuses the insert below and
+    // the batch is written again, asking about every organization.
+    const std::vector<Int64>& mayHoldRows = userCheck == UserCheck::TrustKeys ? changedIds : writtenIds;
+
     // The connection rows first, in the order a state transition locks them (connection, then users), so that a
     // migration and a panel or broker write on one organization cannot deadlock.
     using Writer = Poco::Tuple<Int64, std::string, Int64>;
     std::vector<Writer> writers;
-    session << "SELECT org_id, written_by, version FROM connections WHERE org_id IN (" + idList(writtenIds) + ")" +
-                   std::string(lockRows()),
-        into(writers), now;
+    if (!mayHoldRows.empty()) {
+        session << "SELECT org_id, written_by, version FROM connections WHERE org_id IN (" + idList(mayHoldRows) + ")" +
+                       std::string(lockRows()),
+            into(writers), now;
+    }
     std::unordered_map<Int64, const Writer*> writerOf;
     std::vector<Int64> serverOwned;
     for (const auto& writer : writers) {
@@ -1163,8 +1170,10 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
         serverOwned.empty() ? std::unordered_map<Int64, KeptSuspension>{} : serverSuspensions(session, serverOwned);
 
     // The users of a rerun replace the ones an earlier run wrote; users created through the new panel stay.
-    session << "DELETE FROM users WHERE origin = ? AND org_id IN (" + idList(writtenIds) + ")",
-        bind(std::string(kOriginMigration)), now;
+    if (!mayHoldRows.empty()) {
+        session << "DELETE FROM users WHERE origin = ? AND org_id IN (" + idList(mayHoldRows) + ")",
+            bind(std::string(kOriginMigration)), now;
+    }
     insertMigratedUsers(session, rowWriterOpener(session), batch, outcomes, kept);
 
     if (connectionOrgIds.empty()) return outcomes;

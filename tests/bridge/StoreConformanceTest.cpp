@@ -1106,6 +1106,30 @@ TYPED_TEST(StoreConformanceTest, MigrationWritesTheOrganizationItsUsersAndItsCon
     EXPECT_EQ(fieldsOfAll(store.listEvents(1042, kNewestFirst, 10)), fieldsOfAll(legacy.events));
 }
 
+// A batch's first write asks only about organizations the store holds; a connection row of an organization it does
+// not hold (no path writes one today) makes the key refuse, and the batch is written again asking about all: the
+// server's connection stays, the rest of the organization lands.
+TYPED_TEST(StoreConformanceTest, MigrationKeepsAConnectionRowWhoseOrganizationRowIsMissing) {
+    Store& store = this->store();
+    ASSERT_FALSE(store.findOrganization(1042));
+    ASSERT_TRUE(store.applyTransition(transitionTo(connectedConnection(1042, "refresh-server"), 0)));
+    const Connection server = store.loadConnection(1042);
+    MigratedOrganization legacy = migratedOrganization(1042, "fingerprint-1");
+    legacy.users = {migratedUser(10, 1042, "plain@example.com")};
+    legacy.connection = connectedConnection(1042, "refresh-legacy");
+    legacy.events = {event(1042, EventType::Migrated, kNow)};
+    MigratedOrganization other = migratedOrganization(1043, "fingerprint-2");
+    other.users = {migratedUser(11, 1043, "other@example.com")};
+    other.connection = connectedConnection(1043, "refresh-other");
+
+    EXPECT_EQ(store.writeMigratedOrganizations({legacy, other}),
+              (std::vector<MigrationWrite>{MigrationWrite::Written, MigrationWrite::Written}));
+    EXPECT_TRUE(store.findOrganization(1042));
+    EXPECT_EQ(fieldsOfAll(store.listUsersAfter(1042, 0, 10)), fieldsOfAll(legacy.users));
+    EXPECT_EQ(fieldsOf(store.loadConnection(1042)), fieldsOf(server));
+    EXPECT_EQ(fieldsOf(store.loadConnection(1043).refreshToken), fieldsOf(sealed("refresh-other")));
+}
+
 TYPED_TEST(StoreConformanceTest, MigrationRerunWithTheSameFingerprintIsAlreadyCurrent) {
     Store& store = this->store();
     MigratedOrganization legacy = migratedOrganization(1042, "fingerprint-1");
