@@ -907,21 +907,27 @@ template <typename Row>
 void forEachMigratedUserRow(std::span<const MigratedOrganization> batch, const std::vector<MigrationWrite>& outcomes,
                             const std::unordered_map<Int64, KeptSuspension>& kept, std::vector<std::string>& emailKeys,
                             Row&& row) {
-    std::size_t users = 0;
+    std::size_t keysToWorkOut = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (outcomes[i] == MigrationWrite::Written) users += batch[i].users.size();
+        if (outcomes[i] == MigrationWrite::Written && batch[i].userEmailKeys.size() != batch[i].users.size()) {
+            keysToWorkOut += batch[i].users.size();
+        }
     }
     emailKeys.clear();
-    emailKeys.reserve(users);  // no reallocation: the rows' email keys are views of these strings
+    emailKeys.reserve(keysToWorkOut);  // no reallocation: the rows' email keys are views of these strings
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (outcomes[i] != MigrationWrite::Written) continue;
-        const Int64 orgId = batch[i].organization.legacyId;
-        for (const auto& user : batch[i].users) {
-            emailKeys.push_back(mappings::normalizeEmail(user.email));
+        const MigratedOrganization& migrated = batch[i];
+        const Int64 orgId = migrated.organization.legacyId;
+        const bool keysGiven = migrated.userEmailKeys.size() == migrated.users.size();
+        for (std::size_t j = 0; j < migrated.users.size(); ++j) {
+            const User& user = migrated.users[j];
+            if (!keysGiven) emailKeys.push_back(mappings::normalizeEmail(user.email));
+            const std::string_view emailKey = keysGiven ? migrated.userEmailKeys[j] : emailKeys.back();
             const auto found = kept.find(user.legacyId);
             const bool useKept = found != kept.end();
-            row(Int64{user.legacyId}, orgId, std::string_view(user.email), std::string_view(emailKeys.back()),
-                user.displayName, user.salesforceUserId, Int64{user.active ? 1 : 0},
+            row(Int64{user.legacyId}, orgId, std::string_view(user.email), emailKey, user.displayName,
+                user.salesforceUserId, Int64{user.active ? 1 : 0},
                 Int64{(useKept ? found->second.suspended : user.syncSuspended) ? 1 : 0},
                 useKept ? found->second.reason : user.suspendReason,
                 Int64{(useKept ? found->second.byLoss : user.suspendedByLoss) ? 1 : 0}, kOriginMigration);

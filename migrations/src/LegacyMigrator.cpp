@@ -91,6 +91,8 @@ MigrationSummary LegacyMigrator::run(LegacyReader& reader, MigrationProgress& pr
 
 LegacyMigrator::TranslatedBatch LegacyMigrator::translate(LegacyBatch&& legacyBatch) const {
     TranslatedBatch batch;
+    batch.organizations.reserve(legacyBatch.organizations.size());
+    batch.writes.reserve(legacyBatch.organizations.size());
     for (auto& legacy : legacyBatch.organizations) {
         const std::int64_t orgId = legacy.row.id;
         auto translated = translator_.translate(std::move(legacy));

@@ -44,6 +44,7 @@ public:
         add(std::string_view(digits, static_cast<std::size_t>(end - digits)));
     }
 
+    void reserve(std::size_t bytes) { text_.reserve(bytes); }
     std::string hex() const { return sha256Hex(text_); }
 
 private:
@@ -171,6 +172,8 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(LegacyOrganizatio
         first = end;
     }
     migrated.users.reserve(usersById.size());
+    migrated.userEmailKeys.reserve(usersById.size());
+    fingerprint.reserve(256 + 160 * usersById.size());  // about what an organization's rows take, to grow once
     for (std::size_t index = 0; index < usersById.size(); ++index) {
         auto& row = *usersById[index];
         const std::int64_t newest = newestWithEmail[index];
@@ -205,6 +208,7 @@ TranslatedOrganization LegacyOrganizationTranslator::translate(LegacyOrganizatio
             user.suspendedByLoss = connectionStatus == ConnectionStatus::Disconnected;
         }
         migrated.users.push_back(std::move(user));
+        migrated.userEmailKeys.push_back(std::move(emailKeys[index]));
     }
     migrated.legacyFingerprint = fingerprint.hex();
     result.migrated = std::move(migrated);

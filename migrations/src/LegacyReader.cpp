@@ -170,6 +170,7 @@ std::int64_t LegacyReader::countOrganizations() {
 LegacyBatch LegacyReader::nextBatch() {
     LegacyBatch batch;
     auto& organizations = batch.organizations;
+    organizations.reserve(static_cast<std::size_t>(batchSize_));
     for (auto rows = stream(kOrganizationsAfter, {lastOrganizationId_, batchSize_}); rows->next();) {
         LegacyOrganization organization;
         organization.row.id = static_cast<std::int64_t>(rows->getUInt64(1));

@@ -72,6 +72,9 @@ struct RefreshOutcome {
 struct MigratedOrganization {
     Organization organization;
     std::vector<User> users;
+    // mappings::normalizeEmail of each user's email, in the order of `users`, where the caller has them already
+    // (the translator does, to find case twins); empty: the store works them out.
+    std::vector<std::string> userEmailKeys;
     std::optional<Connection> connection;
     // SHA-256 of the legacy rows this was built from: equal on a rerun means already current, nothing written.
     std::string legacyFingerprint;
