@@ -259,8 +259,6 @@ std::unique_ptr<RowWriter> SqlStore::openRowWriter(Session&, std::string_view, s
     return nullptr;
 }
 
-void SqlStore::beforeBulkWrite(Session&) {}
-
 OpenRowWriter SqlStore::rowWriterOpener(Session& session) {
     return [this, &session](std::string_view table, std::string_view columnNames, std::size_t columnCount) {
         return openRowWriter(session, table, columnNames, columnCount);
@@ -1072,12 +1070,8 @@ std::vector<MigrationWrite> SqlStore::writeMigratedOrganizations(const std::vect
     // A user id or email held by data the migrator did not write is rare, and asking about every user of a batch
     // costs more than inserting them: the first attempt lets the unique keys say no, which rolls it back.
     const auto write = [&](UserCheck userCheck) {
-        return inTransaction(
-            [&](Session& session) {
-                beforeBulkWrite(session);
-                return writeMigrated(session, batch, userCheck);
-            },
-            SessionUse::BulkWrite);
+        return inTransaction([&](Session& session) { return writeMigrated(session, batch, userCheck); },
+                             SessionUse::BulkWrite);
     };
     try {
         return write(UserCheck::TrustKeys);

@@ -25,6 +25,24 @@ void SqliteCheckpointer::requestCheckpoint() {
     wake_.notify_one();
 }
 
+void SqliteCheckpointer::watch(sqlite3* writer) { sqlite3_wal_hook(writer, &SqliteCheckpointer::onCommit, this); }
+
+int SqliteCheckpointer::onCommit(void* checkpointer, sqlite3* writer, const char* database, int walPages) {
+    auto& self = *static_cast<SqliteCheckpointer*>(checkpointer);
+    if (walPages >= kMostWalPages) {
+        // SQLITE_BUSY (the background checkpoint is running) leaves it to that one.
+        sqlite3_wal_checkpoint_v2(writer, database, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        self.walPagesAtLastRequest_ = 0;
+        return SQLITE_OK;
+    }
+    if (walPages < self.walPagesAtLastRequest_) self.walPagesAtLastRequest_ = 0;  // the WAL started over
+    if (walPages - self.walPagesAtLastRequest_ >= kPagesBetweenCheckpoints) {
+        self.requestCheckpoint();
+        self.walPagesAtLastRequest_ = walPages;
+    }
+    return SQLITE_OK;
+}
+
 void SqliteCheckpointer::run() {
     sqlite3* database = nullptr;
     if (sqlite3_open_v2(path_.c_str(), &database, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {

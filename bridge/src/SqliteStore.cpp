@@ -43,12 +43,6 @@ const std::string& registeredConnector() {
     return name;
 }
 
-// For the migrator's batches, on the connection that writes them: its own checkpoint only every 20,000 pages rather
-// than every 1,000, as a bound on the WAL's size; the store's SqliteCheckpointer copies the pages in the meantime, on
-// another thread. The page cache keeps its default size: the migrator's rows are appended in key order, and a larger
-// cache neither sped it up nor did anything but grow with the database.
-constexpr const char* kBulkWritePragma = "PRAGMA wal_autocheckpoint = 20000";
-
 // Settings of a connection, not of the file: every connection needs them. NORMAL is safe with WAL (a power cut may
 // lose the last commits, never corrupt the file) and spares a sync per commit.
 void configureConnection(Poco::Data::Session& session) {
@@ -67,9 +61,9 @@ SqliteStore::SqliteStore(const std::string& path, int poolSize)
 }
 
 SqliteStore::~SqliteStore() {
-    checkpointer_.reset();
     bulkStatements_.reset();  // before their connection closes
     bulkSession_.reset();
+    checkpointer_.reset();  // after the connection it watches
     pool_.shutdown();
 }
 
@@ -83,8 +77,12 @@ Poco::Data::Session SqliteStore::openBulkSession() {
     if (!bulkSession_) {
         Poco::Data::Session session(registeredConnector(), path_);
         configureConnection(session);
-        session << kBulkWritePragma, now;
-        bulkStatements_ = std::make_unique<SqliteStatementCache>(Poco::Data::SQLite::Utility::dbHandle(session));
+        sqlite3* database = Poco::Data::SQLite::Utility::dbHandle(session);
+        // Its checkpoints run on another thread while it goes on writing. The page cache keeps its default size:
+        // the migrator's rows are appended in key order, and a larger cache did not speed it up.
+        checkpointer_ = std::make_unique<SqliteCheckpointer>(path_);
+        checkpointer_->watch(database);
+        bulkStatements_ = std::make_unique<SqliteStatementCache>(database);
         bulkSession_ = std::move(session);
     }
     return *bulkSession_;
@@ -101,12 +99,6 @@ std::unique_ptr<RowWriter> SqliteStore::openRowWriter(Poco::Data::Session& sessi
         return std::make_unique<SqliteRowWriter>(*bulkStatements_, table, columnNames, columnCount);
     }
     return std::make_unique<SqliteRowWriter>(database, table, columnNames, columnCount);
-}
-
-void SqliteStore::beforeBulkWrite(Poco::Data::Session&) {
-    std::call_once(checkpointerStarted_, [this] { checkpointer_ = std::make_unique<SqliteCheckpointer>(path_); });
-    // The last bulk write has committed by now: its pages are copied while this one writes.
-    checkpointer_->requestCheckpoint();
 }
 
 void SqliteStore::withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) {

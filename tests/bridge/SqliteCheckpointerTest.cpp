@@ -1,4 +1,5 @@
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <gtest/gtest.h>
 
@@ -56,6 +57,26 @@ TEST(SqliteCheckpointerTest, CopiesCommittedPagesIntoTheDatabaseFile) {
     int rows = 0;
     writer << "SELECT COUNT(*) FROM t", into(rows), now;
     EXPECT_EQ(rows, 2 * kRows + 1);
+}
+
+// Watching a writer, it checkpoints as the writer commits, without being asked.
+TEST(SqliteCheckpointerTest, AWatchedWriterIsCheckpointedEveryThousandPages) {
+    const fs::path database = testsupport::freshTestDirectory("bridge-checkpointer") / "store.db";
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session writer("SQLite", database.string());
+    writer << "PRAGMA journal_mode = WAL", now;
+    writer << "PRAGMA wal_autocheckpoint = 0", now;  // were it not watched, nothing would copy the pages
+    writer << "CREATE TABLE t (id INTEGER PRIMARY KEY, text TEXT NOT NULL)", now;
+    const auto before = fs::file_size(database);
+    SqliteCheckpointer checkpointer(database.string());
+    checkpointer.watch(Poco::Data::SQLite::Utility::dbHandle(writer));
+    // Commits of about 100 pages each (a row per page, 4 KiB pages), past 1,000 pages in all.
+    for (int commit = 0; commit < 12; ++commit) {
+        writer << "BEGIN", now;
+        for (int i = 0; i < 100; ++i) writer << "INSERT INTO t (text) VALUES (?)", bind(std::string(3000, 'x')), now;
+        writer << "COMMIT", now;
+    }
+    EXPECT_TRUE(growsPast(database, before + 3000u * 900)) << "the first thousand pages reached the database file";
 }
 
 TEST(SqliteCheckpointerTest, AStoreItCannotOpenLeavesItIdleAndStoppable) {

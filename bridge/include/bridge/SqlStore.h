@@ -59,8 +59,8 @@ public:
 
 protected:
     virtual Poco::Data::Session openSession() = 0;
-    // The session of a transaction that writes a whole batch of migrated organizations (see beforeBulkWrite); an
-    // ordinary one unless the backend keeps one for the purpose. Only ever opened inside inTransaction.
+    // The session of a transaction that writes a whole batch of migrated organizations; an ordinary one unless the
+    // backend keeps one for the purpose. Only ever opened inside inTransaction.
     virtual Poco::Data::Session openBulkSession() { return openSession(); }
     // Takes a session back after use; `broken` when a database error came out of it (the connection may be dead).
     virtual void releaseSession(Poco::Data::Session& session, bool broken) = 0;
@@ -79,8 +79,6 @@ protected:
     // statements of many rows each, which suit a database server (one round trip per statement).
     virtual std::unique_ptr<RowWriter> openRowWriter(Poco::Data::Session& session, std::string_view table,
                                                      std::string_view columnNames, std::size_t columnCount);
-    // Called at the start of a transaction that writes a whole batch of migrated organizations.
-    virtual void beforeBulkWrite(Poco::Data::Session& session);
 
     enum class SessionUse { Ordinary, BulkWrite };
     template <typename Work>

@@ -25,14 +25,26 @@ public:
     // Pages were committed: copy them soon. Returns at once.
     void requestCheckpoint();
 
+    // Takes over the checkpoints of a connection that writes much (SQLite's autocheckpoint, which it replaces, runs
+    // them in the committing thread): every kPagesBetweenCheckpoints pages the connection commits into the WAL, one
+    // is requested here; past kMostWalPages, when this thread has fallen behind, the connection checkpoints itself
+    // as its autocheckpoint would. Called once; the connection must not commit after the checkpointer is gone.
+    void watch(sqlite3* writer);
+
+    static constexpr int kPagesBetweenCheckpoints = 1000;  // SQLite's own autocheckpoint default
+    static constexpr int kMostWalPages = 20000;
+
 private:
     void run();
+    // sqlite3_wal_hook's callback, on the writing connection's thread.
+    static int onCommit(void* checkpointer, sqlite3* writer, const char* database, int walPages);
 
     std::string path_;
     std::mutex mutex_;
     std::condition_variable wake_;
     bool requested_ = false;
     bool stopping_ = false;
+    int walPagesAtLastRequest_ = 0;  // the watched connection's; touched on its thread only
     std::thread thread_;
 };
 

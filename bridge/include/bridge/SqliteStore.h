@@ -35,7 +35,6 @@ protected:
     void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) override;
     std::unique_ptr<RowWriter> openRowWriter(Poco::Data::Session& session, std::string_view table,
                                              std::string_view columnNames, std::size_t columnCount) override;
-    void beforeBulkWrite(Poco::Data::Session& session) override;
     // SQLite admits one writer at a time and makes the others sleep in its busy handler with growing pauses;
     // under many concurrent writers most time goes to sleeping. Queueing this process's writers on a mutex
     // leaves the busy handler only the writers of other processes.
@@ -45,11 +44,10 @@ private:
     std::string path_;
     Poco::Data::SessionPool pool_;
     std::mutex writers_;
-    std::once_flag checkpointerStarted_;
-    std::unique_ptr<SqliteCheckpointer> checkpointer_;  // from the first bulk write on
-    // From the first bulk write on; like the row writers that use it, touched under writers_ only.
+    // From the first bulk write on; like the row writers that use them, touched under writers_ only.
     std::optional<Poco::Data::Session> bulkSession_;
     std::unique_ptr<SqliteStatementCache> bulkStatements_;  // of bulkSession_'s connection
+    std::unique_ptr<SqliteCheckpointer> checkpointer_;      // watches bulkSession_'s connection
 };
 
 }  // namespace bridge
