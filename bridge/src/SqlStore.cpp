@@ -564,8 +564,10 @@ struct ConnectionColumns {
     ConnectionColumns() = default;
     ConnectionColumns(const Connection& connection, std::string_view writer) { add(connection, writer); }
 
-    void add(const Connection& c, std::string_view writer) {
-        orgIds.push_back(c.orgId);
+    void add(const Connection& c, std::string_view writer) { add(c, c.orgId, c.version, writer); }
+    // The row of `c` under another organization id and version.
+    void add(const Connection& c, Int64 orgId, Int64 version, std::string_view writer) {
+        orgIds.push_back(orgId);
         loginEnabled.push_back(c.serviceAccountLoginEnabled ? 1 : 0);
         authorizationMethods.push_back(c.authorizationMethod);
         statuses.emplace_back(statusColumn(c.status));
@@ -584,7 +586,7 @@ struct ConnectionColumns {
         lastRefreshAt.push_back(toNullable(c.lastRefreshAt));
         changedByAdminAt.push_back(toNullable(c.changedByAdminAt));
         writtenBy.emplace_back(writer);
-        versions.push_back(c.version);
+        versions.push_back(version);
     }
     bool empty() const { return orgIds.empty(); }
 };
@@ -1178,30 +1180,26 @@ std::vector<MigrationWrite> SqlStore::writeMigrated(Session& session, std::span<
 
     if (connectionOrgIds.empty()) return outcomes;
     ConnectionColumns inserted, updated;
-    std::vector<Int64> rewrittenIds;
     EventColumns events;
     for (const auto orgId : connectionOrgIds) {
         const auto& migrated = batch[positionOfOrganization.at(orgId)];
         const auto found = writerOf.find(orgId);
         // A row the server wrote (a panel, a login, the broker) is newer than the legacy one: leave it.
         if (found != writerOf.end() && found->second->get<1>() != kWrittenByMigration) continue;
-        Connection connection = *migrated.connection;
-        connection.orgId = orgId;
         // Bumped like by every write, so that a panel holding the version it read notices the rerun.
         if (found == writerOf.end()) {
-            connection.version = 1;
-            inserted.add(connection, kWrittenByMigration);
+            inserted.add(*migrated.connection, orgId, 1, kWrittenByMigration);
         } else {
-            connection.version = found->second->get<2>() + 1;
-            updated.add(connection, kWrittenByMigration);
+            updated.add(*migrated.connection, orgId, found->second->get<2>() + 1, kWrittenByMigration);
         }
-        rewrittenIds.push_back(orgId);
         for (const auto& event : migrated.events) events.add(event);
     }
     insertConnections(session, inserted, rowWriterOpener(session));
     updateConnections(session, updated);
-    if (!rewrittenIds.empty()) {
-        session << "DELETE FROM access_tokens WHERE org_id IN (" + idList(rewrittenIds) + ")", now;
+    // The access token minted with a rewritten connection's old refresh token goes with it. An inserted connection
+    // had no row before, and an access token is only ever stored beside one (commitRefresh updates the row first).
+    if (!updated.empty()) {
+        session << "DELETE FROM access_tokens WHERE org_id IN (" + idList(updated.orgIds) + ")", now;
     }
     insertEvents(session, std::move(events), rowWriterOpener(session));
     return outcomes;
