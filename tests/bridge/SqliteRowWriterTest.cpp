@@ -133,6 +133,7 @@ TEST_F(SqliteRowWriterTest, ARowWithTheWrongNumberOfValuesIsRefusedBeforeAnythin
 
 TEST_F(SqliteRowWriterTest, ADuplicateKeyThrowsTheConstraintViolationThatTheStoreReadsAsSuch) {
     session_ << "INSERT INTO t (id, label, amount) VALUES (7, 'there', 0)", now;
+    session_ << "BEGIN", now;
     SqliteRowWriter rowWriter = writer();
     for (const std::int64_t id : {6, 7}) {
         rowWriter.add(id);
@@ -141,12 +142,15 @@ TEST_F(SqliteRowWriterTest, ADuplicateKeyThrowsTheConstraintViolationThatTheStor
         rowWriter.endRow();
     }
     EXPECT_THROW(rowWriter.finish(), Poco::Data::SQLite::ConstraintViolationException);
-    ASSERT_EQ(rows().size(), 1u);  // the statement's rows went together: 6 did not land either
+    // The transaction goes on (OR FAIL, not ROLLBACK) and is the caller's to roll back, 6 with it.
+    session_ << "ROLLBACK", now;
+    ASSERT_EQ(rows().size(), 1u);
     EXPECT_EQ(rows()[0].get<0>(), 7);
 }
 
 TEST_F(SqliteRowWriterTest, AFullStatementThatFailsLeavesTheConnectionUsable) {
     session_ << "INSERT INTO t (id, label, amount) VALUES (63, 'there', 0)", now;
+    session_ << "BEGIN", now;
     {
         SqliteRowWriter rowWriter = writer();
         for (std::int64_t id = 0; id < 64; ++id) {
@@ -161,6 +165,7 @@ TEST_F(SqliteRowWriterTest, AFullStatementThatFailsLeavesTheConnectionUsable) {
             }
         }
     }
+    session_ << "ROLLBACK", now;
     EXPECT_EQ(rows().size(), 1u);
     SqliteRowWriter again = writer();
     again.add(std::int64_t{1});

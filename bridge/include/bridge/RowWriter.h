@@ -10,7 +10,8 @@ namespace bridge {
 
 // Many rows for one table, given value by value in the order of the columns named when it was opened, written in
 // the caller's transaction. A backend's faster way to load many rows than statements bound through Poco (see
-// SqlStore::openRowWriter); a failure throws the Poco::Data exception a statement would.
+// SqlStore::openRowWriter); a failure throws the Poco::Data exception a statement would, and leaves some of the
+// rows written: the caller rolls its transaction back.
 class RowWriter {
 public:
     virtual ~RowWriter() = default;
