@@ -125,10 +125,11 @@ LegacyConnectivityRow readConnectivity(sql::ResultSet& rows) {
     return row;
 }
 
-LegacyUserRow readUser(sql::ResultSet& rows) {
+// The row's org_id (column 2) is the caller's: it has read it already to find the organization.
+LegacyUserRow readUser(sql::ResultSet& rows, std::int64_t orgId) {
     LegacyUserRow row;
     row.id = static_cast<std::int64_t>(rows.getUInt64(1));
-    row.orgId = static_cast<std::int64_t>(rows.getUInt64(2));
+    row.orgId = orgId;
     row.email = text(rows, 3);
     row.displayName = optionalText(rows, 4);
     row.salesforceUserId = optionalText(rows, 5);
@@ -238,7 +239,7 @@ void LegacyReader::readUsers(std::vector<std::int64_t>& wanted, std::vector<Lega
                 std::lower_bound(batch.begin(), batch.end(), orgId,
                                  [](const LegacyOrganization& o, std::int64_t id) { return o.row.id < id; });
             if (organization == batch.end() || organization->row.id != orgId) continue;
-            organization->users.push_back(readUser(*rows));
+            organization->users.push_back(readUser(*rows, orgId));
         }
     }
 }
