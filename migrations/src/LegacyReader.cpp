@@ -103,6 +103,13 @@ std::optional<std::string> optionalText(sql::ResultSet& rows, int column) {
     return value;
 }
 
+// The organization of a batch (in id order) with that id, found by binary search; nullptr if the batch has none.
+LegacyOrganization* organizationWithId(std::vector<LegacyOrganization>& batch, std::int64_t orgId) {
+    const auto found = std::lower_bound(batch.begin(), batch.end(), orgId,
+                                        [](const LegacyOrganization& o, std::int64_t id) { return o.row.id < id; });
+    return found != batch.end() && found->row.id == orgId ? &*found : nullptr;
+}
+
 void execute(sql::Connection& connection, const char* statement) {
     std::unique_ptr<sql::Statement>(connection.createStatement())->execute(statement);
 }
@@ -191,16 +198,10 @@ LegacyBatch LegacyReader::nextBatch() {
     lastOrganizationId_ = last;
     nextUnreadOrgId_ = last + 1;
 
-    // Batches are in id order, so a row's organization is found by binary search.
-    const auto find = [&organizations](std::int64_t orgId) -> LegacyOrganization* {
-        auto found = std::lower_bound(organizations.begin(), organizations.end(), orgId,
-                                      [](const LegacyOrganization& o, std::int64_t id) { return o.row.id < id; });
-        return found != organizations.end() && found->row.id == orgId ? &*found : nullptr;
-    };
     std::map<std::int64_t, LegacyOrphan> orphans;
     for (auto rows = stream(kConnectivityBetween, {first, last}); rows->next();) {
         auto row = readConnectivity(*rows);
-        if (auto* organization = find(row.orgId)) {
+        if (auto* organization = organizationWithId(organizations, row.orgId)) {
             organization->connectivity = std::move(row);
         } else {
             orphans[row.orgId].connectivityRow = true;
@@ -210,7 +211,7 @@ LegacyBatch LegacyReader::nextBatch() {
     std::vector<std::size_t> usersOf(organizations.size(), 0);
     for (auto rows = stream(kUserIdsBetween, {first, last}); rows->next();) {
         const auto orgId = static_cast<std::int64_t>(rows->getUInt64(2));
-        if (const auto* organization = find(orgId)) {
+        if (const auto* organization = organizationWithId(organizations, orgId)) {
             wanted.push_back(static_cast<std::int64_t>(rows->getUInt64(1)));
             ++usersOf[static_cast<std::size_t>(organization - organizations.data())];
         } else {
@@ -235,11 +236,9 @@ void LegacyReader::readUsers(std::vector<std::int64_t>& wanted, std::vector<Lega
              rows->next();) {
             // A range also holds rows of other organizations' users, between the wanted ones.
             const auto orgId = static_cast<std::int64_t>(rows->getUInt64(2));
-            const auto organization =
-                std::lower_bound(batch.begin(), batch.end(), orgId,
-                                 [](const LegacyOrganization& o, std::int64_t id) { return o.row.id < id; });
-            if (organization == batch.end() || organization->row.id != orgId) continue;
-            organization->users.push_back(readUser(*rows, orgId));
+            if (auto* organization = organizationWithId(batch, orgId)) {
+                organization->users.push_back(readUser(*rows, orgId));
+            }
         }
     }
 }
