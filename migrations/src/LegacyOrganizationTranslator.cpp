@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <numeric>
 #include <string_view>
@@ -26,7 +27,8 @@ constexpr std::string_view kMigratorActor = "migrator";
 class Fingerprint {
 public:
     void add(std::string_view value) {
-        appendNumber(static_cast<std::int64_t>(value.size()));
+        Digits digits;
+        text_ += decimal(static_cast<std::int64_t>(value.size()), digits);
         text_ += ':';
         text_ += value;
         text_ += ',';
@@ -39,19 +41,19 @@ public:
         }
     }
     void addNumber(std::int64_t value) {
-        char digits[24];
-        const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-        add(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+        Digits digits;
+        add(decimal(value, digits));
     }
 
     void reserve(std::size_t bytes) { text_.reserve(bytes); }
     std::string hex() const { return sha256Hex(text_); }
 
 private:
-    void appendNumber(std::int64_t value) {
-        char digits[24];
-        const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-        text_.append(digits, end);
+    using Digits = std::array<char, 24>;
+    // `value` in decimal, written into `digits`.
+    static std::string_view decimal(std::int64_t value, Digits& digits) {
+        const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
+        return {digits.data(), static_cast<std::size_t>(end - digits.data())};
     }
 
     std::string text_;
