@@ -46,7 +46,7 @@ int SqliteCheckpointer::onCommit(void* checkpointer, sqlite3* writer, const char
 void SqliteCheckpointer::run() {
     sqlite3* database = nullptr;
     if (sqlite3_open_v2(path_.c_str(), &database, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-        // Nothing is lost: the writers' own autocheckpoints copy the pages instead, only slower.
+        // Nothing is lost: a watched writer checkpoints itself past kMostWalPages, the others as they always do.
         logger("store")->warn("the background checkpointer cannot open the store: {}", sqlite3_errmsg(database));
         sqlite3_close_v2(database);
         return;

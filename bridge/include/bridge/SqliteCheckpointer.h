@@ -11,9 +11,8 @@ namespace bridge {
 
 // Copies a WAL database's committed pages into the database file on a thread and connection of its own, while the
 // writer goes on. A bulk writer that checkpoints itself (SQLite's autocheckpoint runs in the committing thread)
-// stops writing for as long as the copy takes: a fifth of a large migration's writing time. Passive checkpoints
-// only, which never wait for, or make wait, a reader or a writer; the writer's own autocheckpoint stays as the bound
-// on the WAL's size when this one falls behind.
+// stops writing for as long as the copy and its fsyncs take: a tenth of a large migration. Passive checkpoints
+// only, which never wait for, or make wait, a reader or a writer.
 class SqliteCheckpointer {
 public:
     explicit SqliteCheckpointer(std::string path);

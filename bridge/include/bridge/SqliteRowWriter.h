@@ -48,13 +48,14 @@ private:
 
     sqlite3* database_;
     SqliteStatementCache* cache_ = nullptr;  // nullptr: statements of its own, finalized after use
-    std::string insertInto_;                 // "INSERT INTO t (a, b) VALUES "
+    std::string insertInto_;                 // "INSERT OR FAIL INTO t (a, b) VALUES "
     std::string rowPlaceholders_;            // "(?, ?)"
     std::size_t columnCount_;
     std::size_t rowsPerStatement_;
     std::vector<Value> pending_;  // the values of the rows not written yet, row after row
     std::size_t pendingRows_ = 0;
-    sqlite3_stmt* fullStatement_ = nullptr;  // rowsPerStatement_ rows, prepared when first needed (not cached)
+    // rowsPerStatement_ rows, prepared (or taken from the cache) when first needed.
+    sqlite3_stmt* fullStatement_ = nullptr;
 };
 
 }  // namespace bridge
