@@ -90,11 +90,13 @@ private:
     // openRowWriter bound to the session, as the insert helpers take it.
     OpenRowWriter rowWriterOpener(Poco::Data::Session& session);
     Connection readConnection(Poco::Data::Session& session, std::int64_t orgId, bool forUpdate);
-    // Whether writeMigrated asks the store who holds the batch's user ids and emails (Ask), or lets the users'
-    // unique keys refuse a held one (TrustKeys: a DuplicateKey then, and the caller writes the batch again with Ask).
+    // Whether writeMigrated asks the store who holds the batch's user ids and emails (Ask), or lets the unique keys
+    // refuse a held one (TrustKeys: a DuplicateKey then, and the caller writes the batch again with Ask). Trusting
+    // the keys, it also asks about connections and migrated users only of the organizations the store holds.
     enum class UserCheck { Ask, TrustKeys };
     // The migrator's organizations, in the caller's transaction: a few queries decide every one's outcome, then
-    // each table gets its rows through insertRows. Outcomes are in the batch's order.
+    // each table gets its rows (through the backend's RowWriter where it has one). Outcomes are in the batch's
+    // order.
     std::vector<MigrationWrite> writeMigrated(Poco::Data::Session& session, std::span<const MigratedOrganization> batch,
                                               UserCheck userCheck);
     std::optional<User> readUser(Poco::Data::Session& session, std::int64_t legacyId);
