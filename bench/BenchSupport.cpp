@@ -22,8 +22,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "bridge/Logging.h"
-#include "bridge/Secrets.h"
+#include "bridge/base/Logging.h"
+#include "bridge/crypto/Secrets.h"
 
 namespace bridge::bench {
 

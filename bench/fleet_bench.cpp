@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "BenchSupport.h"
-#include "bridge/TokenAuthority.h"
+#include "bridge/crypto/TokenAuthority.h"
 #include "testsupport/ChildProcess.h"
 #include "testsupport/MariaDbServer.h"
 #include "testsupport/StandinProcess.h"

@@ -23,7 +23,7 @@
 #include <system_error>
 #include <vector>
 
-#include "bridge/Secrets.h"
+#include "bridge/crypto/Secrets.h"
 #include "testsupport/LegacyDatabase.h"
 #include "testsupport/MariaDbServer.h"
 

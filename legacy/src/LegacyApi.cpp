@@ -2,8 +2,8 @@
 
 #include <Poco/NumberParser.h>
 
-#include "bridge/JsonBody.h"
-#include "bridge/JsonWriter.h"
+#include "bridge/http/JsonBody.h"
+#include "bridge/http/JsonWriter.h"
 #include "legacy/LegacyErrors.h"
 #include "mappings/ConnectionNames.h"
 #include "mappings/Times.h"

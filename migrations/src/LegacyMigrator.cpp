@@ -6,7 +6,7 @@
 #include <limits>
 #include <thread>
 
-#include "bridge/Error.h"
+#include "bridge/base/Error.h"
 #include "migrations/RunUntilADatabaseFails.h"
 
 namespace bridge::migrations {

@@ -8,7 +8,7 @@
 #include <numeric>
 #include <string_view>
 
-#include "bridge/Secrets.h"
+#include "bridge/crypto/Secrets.h"
 #include "mappings/ConnectionNames.h"
 #include "mappings/Emails.h"
 #include "mappings/SalesforceIds.h"

@@ -5,9 +5,9 @@
 
 #include <memory>
 
-#include "bridge/Config.h"
-#include "bridge/OpenSslAlgorithms.h"
-#include "bridge/Secrets.h"
+#include "bridge/base/Config.h"
+#include "bridge/crypto/OpenSslAlgorithms.h"
+#include "bridge/crypto/Secrets.h"
 
 namespace bridge::migrations {
 

@@ -6,10 +6,10 @@
 
 #include <ctime>
 
-#include "bridge/Error.h"
-#include "bridge/Logging.h"
-#include "bridge/StoreFactory.h"
-#include "bridge/TokenCipher.h"
+#include "bridge/base/Error.h"
+#include "bridge/base/Logging.h"
+#include "bridge/crypto/TokenCipher.h"
+#include "bridge/store/StoreFactory.h"
 #include "migrations/LegacyMigrator.h"
 #include "migrations/LegacyReader.h"
 #include "migrations/LegacyTokenDecryptor.h"

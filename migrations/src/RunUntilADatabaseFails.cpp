@@ -2,7 +2,7 @@
 
 #include <cppconn/exception.h>
 
-#include "bridge/Error.h"
+#include "bridge/base/Error.h"
 
 namespace bridge::migrations {
 

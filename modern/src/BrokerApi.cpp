@@ -1,8 +1,8 @@
 #include "modern/BrokerApi.h"
 
-#include "bridge/JsonBody.h"
-#include "bridge/JsonWriter.h"
-#include "bridge/ProblemJson.h"
+#include "bridge/http/JsonBody.h"
+#include "bridge/http/JsonWriter.h"
+#include "bridge/http/ProblemJson.h"
 #include "mappings/Times.h"
 
 namespace bridge::modern {

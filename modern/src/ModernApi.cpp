@@ -2,9 +2,9 @@
 
 #include <limits>
 
-#include "bridge/JsonBody.h"
-#include "bridge/JsonWriter.h"
-#include "bridge/ProblemJson.h"
+#include "bridge/http/JsonBody.h"
+#include "bridge/http/JsonWriter.h"
+#include "bridge/http/ProblemJson.h"
 #include "mappings/ConnectionNames.h"
 #include "mappings/PanelNames.h"
 #include "mappings/Times.h"

@@ -2,8 +2,8 @@
 
 #include <Poco/NumberParser.h>
 
-#include "bridge/Directory.h"
-#include "bridge/Secrets.h"
+#include "bridge/crypto/Secrets.h"
+#include "bridge/services/Directory.h"
 
 namespace bridge::modern {
 

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "ServerHarness.h"
-#include "bridge/PublicIds.h"
-#include "bridge/Secrets.h"
-#include "bridge/TokenAuthority.h"
+#include "bridge/crypto/Secrets.h"
+#include "bridge/crypto/TokenAuthority.h"
+#include "bridge/store/PublicIds.h"
 #include "testsupport/ChildProcess.h"
 #include "testsupport/RunTogether.h"
 #include "testsupport/ServeProcess.h"

@@ -25,11 +25,11 @@
 #include <vector>
 
 #include "ServerHarness.h"
-#include "bridge/Connectivity.h"
-#include "bridge/SalesforceClient.h"
-#include "bridge/Secrets.h"
-#include "bridge/StoreFactory.h"
-#include "bridge/TokenCipher.h"
+#include "bridge/crypto/Secrets.h"
+#include "bridge/crypto/TokenCipher.h"
+#include "bridge/salesforce/SalesforceClient.h"
+#include "bridge/services/Connectivity.h"
+#include "bridge/store/StoreFactory.h"
 #include "mappings/SalesforceIds.h"
 #include "testsupport/ChildProcess.h"
 #include "testsupport/LegacyDataGenerator.h"

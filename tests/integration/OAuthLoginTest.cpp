@@ -14,10 +14,10 @@
 #include <sstream>
 
 #include "ServerHarness.h"
-#include "bridge/Connectivity.h"
-#include "bridge/PublicIds.h"
-#include "bridge/Secrets.h"
-#include "bridge/TokenCipher.h"
+#include "bridge/crypto/Secrets.h"
+#include "bridge/crypto/TokenCipher.h"
+#include "bridge/services/Connectivity.h"
+#include "bridge/store/PublicIds.h"
 
 namespace bridge::testing {
 namespace {

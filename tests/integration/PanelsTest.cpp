@@ -11,7 +11,7 @@
 #include <set>
 
 #include "ServerHarness.h"
-#include "bridge/PublicIds.h"
+#include "bridge/store/PublicIds.h"
 
 namespace bridge::testing {
 namespace {

@@ -12,7 +12,7 @@
 
 #include <sstream>
 
-#include "bridge/Secrets.h"
+#include "bridge/crypto/Secrets.h"
 
 namespace bridge::testing {
 

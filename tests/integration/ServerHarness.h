@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "app/BridgeService.h"
-#include "bridge/Config.h"
+#include "bridge/base/Config.h"
 #include "testsupport/StandinProcess.h"
 
 namespace bridge::testing {

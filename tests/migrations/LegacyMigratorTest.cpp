@@ -10,10 +10,10 @@
 #include <set>
 #include <sstream>
 
-#include "bridge/Logging.h"
-#include "bridge/Secrets.h"
-#include "bridge/StoreFactory.h"
-#include "bridge/TokenCipher.h"
+#include "bridge/base/Logging.h"
+#include "bridge/crypto/Secrets.h"
+#include "bridge/crypto/TokenCipher.h"
+#include "bridge/store/StoreFactory.h"
 #include "mappings/SalesforceIds.h"
 #include "migrations/LegacyMigrator.h"
 #include "migrations/LegacyVerifier.h"

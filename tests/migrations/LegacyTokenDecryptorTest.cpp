@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "bridge/Config.h"
-#include "bridge/Secrets.h"
+#include "bridge/base/Config.h"
+#include "bridge/crypto/Secrets.h"
 #include "migrations/LegacyTokenDecryptor.h"
 
 namespace bridge::migrations {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "bridge/Secrets.h"
+#include "bridge/crypto/Secrets.h"
 #include "migrations/MigrateCommand.h"
 #include "testsupport/LegacyDataGenerator.h"
 #include "testsupport/LegacyDatabase.h"

@@ -16,8 +16,8 @@
 
 #include "app/BridgeService.h"
 #include "app/DemoCommand.h"
-#include "bridge/Logging.h"
-#include "bridge/StoreFactory.h"
+#include "bridge/base/Logging.h"
+#include "bridge/store/StoreFactory.h"
 #include "migrations/MigrateCommand.h"
 #include "migrations/SchemaCatalog.h"
 

@@ -9,9 +9,9 @@
 
 #include "app/BridgeService.h"
 #include "app/Commands.h"
-#include "bridge/Logging.h"
-#include "bridge/PublicIds.h"
-#include "bridge/Secrets.h"
+#include "bridge/base/Logging.h"
+#include "bridge/crypto/Secrets.h"
+#include "bridge/store/PublicIds.h"
 #include "standin/StandinServer.h"
 
 namespace bridge::app {

@@ -2,9 +2,9 @@
 
 #include <vector>
 
-#include "bridge/ApiFamily.h"
-#include "bridge/Connectivity.h"
-#include "bridge/Directory.h"
+#include "bridge/http/ApiFamily.h"
+#include "bridge/services/Connectivity.h"
+#include "bridge/services/Directory.h"
 
 namespace bridge::legacy {
 

@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "bridge/Error.h"
+#include "bridge/base/Error.h"
 
 namespace bridge::legacy {
 

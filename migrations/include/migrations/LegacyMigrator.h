@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bridge/Store.h"
+#include "bridge/store/Store.h"
 #include "migrations/LegacyOrganizationTranslator.h"
 #include "migrations/LegacyReader.h"
 #include "migrations/MigrationProgress.h"

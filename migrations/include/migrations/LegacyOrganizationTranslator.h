@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "bridge/Model.h"
-#include "bridge/Store.h"
-#include "bridge/TokenCipher.h"
+#include "bridge/crypto/TokenCipher.h"
+#include "bridge/store/Model.h"
+#include "bridge/store/Store.h"
 #include "migrations/LegacyRows.h"
 #include "migrations/LegacyTokenDecryptor.h"
 

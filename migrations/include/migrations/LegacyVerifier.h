@@ -7,8 +7,8 @@
 #include <ostream>
 #include <string>
 
-#include "bridge/Store.h"
-#include "bridge/TokenCipher.h"
+#include "bridge/crypto/TokenCipher.h"
+#include "bridge/store/Store.h"
 #include "migrations/LegacyOrganizationTranslator.h"
 #include "migrations/LegacyReader.h"
 #include "migrations/MigrationProgress.h"

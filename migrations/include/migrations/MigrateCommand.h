@@ -2,7 +2,7 @@
 
 #include <ostream>
 
-#include "bridge/Config.h"
+#include "bridge/base/Config.h"
 
 namespace bridge::migrations {
 

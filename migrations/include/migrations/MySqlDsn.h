@@ -3,7 +3,7 @@
 #include <memory>
 #include <string_view>
 
-#include "bridge/MySqlAddress.h"
+#include "bridge/store/MySqlAddress.h"
 
 namespace sql {
 class Connection;

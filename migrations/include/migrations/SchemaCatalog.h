@@ -3,7 +3,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bridge/Store.h"
+#include "bridge/store/Store.h"
 
 namespace bridge::migrations {
 

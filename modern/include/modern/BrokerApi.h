@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "bridge/ApiFamily.h"
-#include "bridge/TokenBroker.h"
+#include "bridge/http/ApiFamily.h"
+#include "bridge/services/TokenBroker.h"
 
 namespace bridge::modern {
 

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "bridge/ApiRequest.h"
+#include "bridge/http/ApiRequest.h"
 
 namespace bridge::modern {
 

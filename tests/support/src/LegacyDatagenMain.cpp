@@ -11,7 +11,7 @@
 #include <iostream>
 #include <string>
 
-#include "bridge/Config.h"
+#include "bridge/base/Config.h"
 #include "migrations/MySqlDsn.h"
 #include "testsupport/LegacyDataGenerator.h"
 

@@ -2,17 +2,17 @@
 
 #include <memory>
 
-#include "bridge/ApiServer.h"
-#include "bridge/Config.h"
-#include "bridge/Connectivity.h"
-#include "bridge/Directory.h"
-#include "bridge/KeepAlive.h"
-#include "bridge/Metrics.h"
-#include "bridge/SalesforceClient.h"
-#include "bridge/Store.h"
-#include "bridge/TokenAuthority.h"
-#include "bridge/TokenBroker.h"
-#include "bridge/TokenCipher.h"
+#include "bridge/base/Config.h"
+#include "bridge/base/Metrics.h"
+#include "bridge/crypto/TokenAuthority.h"
+#include "bridge/crypto/TokenCipher.h"
+#include "bridge/http/ApiServer.h"
+#include "bridge/salesforce/SalesforceClient.h"
+#include "bridge/services/Connectivity.h"
+#include "bridge/services/Directory.h"
+#include "bridge/services/KeepAlive.h"
+#include "bridge/services/TokenBroker.h"
+#include "bridge/store/Store.h"
 
 namespace bridge::app {
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "bridge/Config.h"
+#include "bridge/base/Config.h"
 
 namespace bridge::app {
 

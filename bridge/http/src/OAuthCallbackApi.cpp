@@ -1,0 +1,80 @@
+#include "bridge/http/OAuthCallbackApi.h"
+
+#include "bridge/http/ProblemJson.h"
+
+namespace bridge {
+
+namespace {
+
+std::string escapeHtml(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle) {
+    const std::string outcome = request.queryParameter("connectivity").value_or("");
+    const std::string reason = request.queryParameter("reason").value_or("");
+    const bool connected = outcome == "connected";
+    const std::string headline = connected ? "Salesforce is connected" : "Salesforce is not connected";
+    const std::string detail =
+        connected ? std::string(outcomeInWords("CONNECTED")) : std::string(outcomeInWords(reason));
+    ApiResponse response;
+    response.contentType = "text/html; charset=utf-8";
+    response.body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escapeHtml(headline) +
+                    "</title></head><body><h1>" + escapeHtml(headline) + "</h1><p>" + escapeHtml(detail) + "</p><p>" +
+                    escapeHtml(panelTitle) + "</p>" +
+                    (reason.empty() ? "" : "<p><small>Code: " + escapeHtml(reason) + "</small></p>") + "</body></html>";
+    return response;
+}
+
+}  // namespace
+
+std::string_view outcomeInWords(std::string_view reasonCode) {
+    if (reasonCode == "CONNECTED") return "The service account is connected. You can close this window.";
+    if (reasonCode == "ACCESS_DENIED") return "The login was cancelled at Salesforce. Nothing was changed.";
+    if (reasonCode == "STATE_INVALID") {
+        return "This login link was already used or is older than 10 minutes. Start the login again from the panel.";
+    }
+    if (reasonCode == "SERVICE_ACCOUNT_IS_END_USER") {
+        return "This Salesforce account belongs to one of the organization's users. Log in with a dedicated "
+               "service account instead.";
+    }
+    if (reasonCode == "SALESFORCE_ORG_MISMATCH") {
+        return "This account belongs to a different Salesforce organization than the one connected. Disconnect "
+               "first to switch organizations.";
+    }
+    if (reasonCode == "SALESFORCE_UNAVAILABLE") return "Salesforce did not answer. Try again in a few minutes.";
+    if (reasonCode == "TOKEN_EXCHANGE_FAILED") return "Salesforce refused to complete the login. Try again.";
+    return "The login did not complete.";
+}
+
+OAuthCallbackApi::OAuthCallbackApi(Connectivity& connectivity) {
+    routes_ = {
+        {"GET", "/oauth/salesforce/callback", Access::Public,
+         [&connectivity](ApiRequest& request) {
+             CallbackQuery query{request.queryParameter("code"), request.queryParameter("state"),
+                                 request.queryParameter("error")};
+             return ApiResponse::redirect(connectivity.completeLogin(query));
+         }},
+        {"GET", std::string(kLegacyReturnPath), Access::Public,
+         [](ApiRequest& request) { return returnPage(request, "Return to Organizations > Salesforce Connectivity."); }},
+        {"GET", std::string(kModernReturnPath), Access::Public,
+         [](ApiRequest& request) { return returnPage(request, "Return to Profiles > Connectivity."); }},
+    };
+}
+
+bool OAuthCallbackApi::owns(std::string_view path) const { return path.rfind("/oauth/salesforce/", 0) == 0; }
+
+ApiResponse OAuthCallbackApi::errorResponse(const Error& error) const { return problemResponse(error); }
+
+}  // namespace bridge

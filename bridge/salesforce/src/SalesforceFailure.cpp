@@ -1,0 +1,7 @@
+#include "bridge/salesforce/SalesforceFailure.h"
+
+namespace bridge {
+
+std::string SalesforceFailure::reason() const { return description.empty() ? error : error + ": " + description; }
+
+}  // namespace bridge

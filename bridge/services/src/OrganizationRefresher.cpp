@@ -1,0 +1,194 @@
+#include "OrganizationRefresher.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "BrokerRules.h"
+#include "RefreshLease.h"
+#include "bridge/base/Error.h"
+#include "bridge/base/Logging.h"
+#include "bridge/crypto/Secrets.h"
+#include "bridge/services/Connectivity.h"
+
+namespace bridge {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Waiting for another instance's refresh: short pauses first, as a refresh usually takes a few hundred ms.
+constexpr auto kFirstPause = 10ms;
+constexpr auto kLongestPause = 100ms;
+constexpr int kCommitAttempts = 3;
+constexpr auto kCommitRetryPause = 50ms;
+const std::string kUnavailable = "Salesforce is unavailable; try again shortly.";
+
+UnixSeconds nowSeconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void throwIfRefused(const Connection& connection) {
+    if (auto refusal = refusalFor(connection)) throw *refusal;
+}
+
+Error unavailable() { return Error(ErrorCode::SalesforceUnavailable, kUnavailable); }
+
+Event brokerEvent(std::int64_t orgId, EventType type, std::optional<std::string> detail = std::nullopt) {
+    Event event;
+    event.orgId = orgId;
+    event.at = nowSeconds();
+    event.type = type;
+    event.detail = std::move(detail);
+    return event;
+}
+
+}  // namespace
+
+OrganizationRefresher::OrganizationRefresher(Store& store, const SalesforceClient& salesforce,
+                                             const TokenCipher& cipher, Metrics& metrics,
+                                             const BrokerSettings& settings)
+    : store_(store),
+      salesforce_(salesforce),
+      cipher_(cipher),
+      accessTokenTtl_(settings.accessTokenTtl),
+      salesforceTimeout_(settings.salesforceTimeout),
+      // The client asks a second time after an invalid_grant it does not know, so one refresh may take two
+      // timeouts; the lease covers both, so that its holder never refreshes past it.
+      leaseDuration_(2 * settings.salesforceTimeout + settings.leaseMargin),
+      // Random per process too: two instances misconfigured with one id must still never share a lease.
+      leaseOwnerPrefix_(settings.instanceId + "/" + base64UrlEncode(randomBytes(6))),
+      refreshed_(metrics.counter("bridge_salesforce_refresh_total", "result=\"success\"")),
+      refused_(metrics.counter("bridge_salesforce_refresh_total", "result=\"refused\"")),
+      unavailable_(metrics.counter("bridge_salesforce_refresh_total", "result=\"unavailable\"")),
+      refreshSeconds_(metrics.histogram("bridge_salesforce_refresh_seconds", "")),
+      logger_(logger("broker")) {}
+
+AccessGrant OrganizationRefresher::obtain(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff,
+                                          Clock::time_point deadline) {
+    RefreshLease lease(store_, orgId, nextLeaseOwner());
+    auto pause = std::chrono::duration_cast<Clock::duration>(kFirstPause);
+    while (!lease.tryAcquire(leaseDuration_)) {
+        // Another instance refreshes: its outcome (token or loss) reaches the store before it releases the lease.
+        const Connection connection = store_.loadConnection(orgId);
+        throwIfRefused(connection);
+        if (auto grant = usableStoredGrant(connection, keepAliveCutoff)) return *std::move(grant);
+        if (Clock::now() + pause >= deadline) throw unavailable();
+        std::this_thread::sleep_for(pause);
+        pause = std::min<Clock::duration>(pause * 2, kLongestPause);
+    }
+    // Read again under the lease: a refresh that finished meanwhile may have rotated the refresh token.
+    const Connection connection = store_.loadConnection(orgId);
+    throwIfRefused(connection);
+    if (auto grant = usableStoredGrant(connection, keepAliveCutoff)) return *std::move(grant);
+    if (Clock::now() + salesforceTimeout_ > deadline) throw unavailable();
+    return refreshAtSalesforce(connection, lease.owner());
+}
+
+std::optional<AccessGrant> OrganizationRefresher::usableStoredGrant(const Connection& connection,
+                                                                    std::optional<UnixSeconds> keepAliveCutoff) {
+    if (keepAliveCutoff && connection.lastRefreshAt.value_or(0) < *keepAliveCutoff) return std::nullopt;
+    const std::optional<StoredAccessToken> stored = store_.loadAccessToken(connection.orgId);
+    if (!stored || stored->expiresAt <= nowSeconds()) return std::nullopt;
+    try {
+        return AccessGrant{cipher_.open(stored->token, accessTokenAssociatedData(connection.orgId)),
+                           stored->instanceUrl, connection.serviceAccountUserId.value_or(""), stored->expiresAt};
+    } catch (const TokenCipherError& error) {
+        // Sealed under a key this instance no longer has: a fresh token serves as well.
+        logger_->warn("stored access token of organization {} does not open: {}", connection.orgId, error.what());
+        return std::nullopt;
+    }
+}
+
+AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner) {
+    const std::int64_t orgId = connection.orgId;
+    const std::string presented =
+        cipher_.open(*connection.refreshToken, Connectivity::refreshTokenAssociatedData(orgId));
+    const auto started = Clock::now();
+    const TokenResult result = salesforce_.refresh(*connection.environment, presented);
+    refreshSeconds_.observe(std::chrono::duration<double>(Clock::now() - started).count());
+
+    if (result.succeeded()) {
+        refreshed_.increment();
+        return commit(connection, leaseOwner, presented, result.value());
+    }
+    const SalesforceFailure& failure = result.failure();
+    if (failure.kind == SalesforceFailure::Kind::PermanentRefusal) {
+        refused_.increment();
+        recordLoss(connection, failure);
+    }
+    unavailable_.increment();
+    logger_->warn("refresh for organization {} failed, nothing changed: {}", orgId, failure.reason());
+    throw unavailable();
+}
+
+AccessGrant OrganizationRefresher::commit(const Connection& connection, const std::string& leaseOwner,
+                                          const std::string& presentedToken, const TokenGrant& minted) {
+    const std::int64_t orgId = connection.orgId;
+    const UnixSeconds now = nowSeconds();
+    AccessGrant grant{minted.accessToken,
+                      minted.instanceUrl.empty() ? connection.instanceUrl.value_or("") : minted.instanceUrl,
+                      connection.serviceAccountUserId.value_or(""), now + accessTokenTtl_.count()};
+
+    RefreshOutcome outcome;
+    outcome.orgId = orgId;
+    outcome.leaseOwner = leaseOwner;
+    outcome.presentedRefreshCiphertext = connection.refreshToken->ciphertext;
+    outcome.accessToken = StoredAccessToken{cipher_.seal(grant.accessToken, accessTokenAssociatedData(orgId)),
+                                            grant.instanceUrl, grant.expiresAt};
+    const bool rotated = minted.refreshToken && *minted.refreshToken != presentedToken;
+    if (rotated) {
+        outcome.rotatedRefreshToken =
+            cipher_.seal(*minted.refreshToken, Connectivity::refreshTokenAssociatedData(orgId));
+        outcome.events.push_back(brokerEvent(orgId, EventType::RefreshTokenRotated));
+    }
+    outcome.refreshedAt = now;
+    if (!commitRetryingStoreFaults(outcome)) answerForChangedConnection(orgId);
+    logger_->info("organization {} refreshed its access token{}", orgId, rotated ? " (refresh token rotated)" : "");
+    return grant;
+}
+
+bool OrganizationRefresher::commitRetryingStoreFaults(const RefreshOutcome& outcome) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return store_.commitRefresh(outcome);
+        } catch (const Error& error) {
+            // A rotated refresh token exists nowhere else: losing it would lose the connection at the next refresh.
+            if (error.code() != ErrorCode::StoreUnavailable || attempt == kCommitAttempts) throw;
+            logger_->warn("storing the refresh of organization {} failed, trying again: {}", outcome.orgId,
+                          error.what());
+            std::this_thread::sleep_for(kCommitRetryPause);
+        }
+    }
+}
+
+void OrganizationRefresher::recordLoss(const Connection& connection, const SalesforceFailure& refusal) {
+    const std::int64_t orgId = connection.orgId;
+    const std::string reason = refusal.reason();
+    ConnectionTransition transition;
+    transition.expectedVersion = connection.version;
+    transition.next = connection;
+    transition.next.status = ConnectionStatus::Disconnected;
+    transition.next.lastError = reason;
+    transition.next.statusChangedAt = nowSeconds();
+    transition.users = UserEffect::SuspendActiveUsers;
+    transition.suspendReason = reason;
+    transition.forgetAccessToken = true;
+    transition.events.push_back(brokerEvent(orgId, EventType::Lost, reason));
+    if (!store_.applyTransition(transition)) answerForChangedConnection(orgId);
+    logger_->error("organization {} lost its Salesforce connection: {}", orgId, reason);
+    throw Error(ErrorCode::SyncSuspended, reason);
+}
+
+void OrganizationRefresher::answerForChangedConnection(std::int64_t orgId) {
+    logger_->warn("connection of organization {} changed during its refresh; the outcome is dropped", orgId);
+    throwIfRefused(store_.loadConnection(orgId));
+    throw unavailable();
+}
+
+std::string OrganizationRefresher::nextLeaseOwner() {
+    return leaseOwnerPrefix_ + "#" + std::to_string(attempts_.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+}  // namespace bridge

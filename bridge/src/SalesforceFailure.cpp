@@ -1,7 +1,0 @@
-#include "bridge/SalesforceFailure.h"
-
-namespace bridge {
-
-std::string SalesforceFailure::reason() const { return description.empty() ? error : error + ": " + description; }
-
-}  // namespace bridge

@@ -1,0 +1,163 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bridge/store/Model.h"
+
+namespace bridge {
+
+struct SchemaVersion {
+    int version = 0;
+    std::vector<std::string> statements;
+};
+
+// The organizations an operation may see: every one (support), or the listed legacy ids (org-admin).
+struct OrganizationScope {
+    bool all = false;
+    std::vector<std::int64_t> legacyIds;
+
+    bool allows(std::int64_t legacyId) const;
+};
+
+struct NewUser {
+    std::int64_t orgId = 0;
+    std::string email;
+    std::optional<std::string> displayName;
+    std::optional<std::string> salesforceUserId;  // 18 characters
+    bool active = true;
+};
+
+struct UserChanges {
+    std::optional<std::optional<std::string>> displayName;
+    std::optional<bool> active;
+    std::optional<std::optional<std::string>> salesforceUserId;  // 18 characters
+};
+
+// What a connection transition does to the organization's users, in the same transaction.
+enum class UserEffect {
+    None,
+    SuspendActiveUsers,   // connection lost: every active, unsuspended user is suspended with the loss reason
+    LiftLossSuspensions,  // fresh login or disconnect: exactly the users suspended by a loss become active again
+};
+
+// One step of the connection state machine, written atomically: the new row, its users, its events.
+struct ConnectionTransition {
+    Connection next;
+    // The version the caller read; the write happens only if the row still has it (nullopt: no check).
+    std::optional<std::int64_t> expectedVersion;
+    UserEffect users = UserEffect::None;
+    std::string suspendReason;  // with SuspendActiveUsers
+    bool forgetAccessToken = false;
+    std::vector<Event> events;
+};
+
+// The result of a refresh at Salesforce, written in one transaction by the holder of the organization's lease.
+struct RefreshOutcome {
+    std::int64_t orgId = 0;
+    std::string leaseOwner;
+    // The refresh token that was presented, as stored; nothing is written if the connection no longer holds it
+    // (an admin logged in again or disconnected while the refresh was under way).
+    std::string presentedRefreshCiphertext;
+    StoredAccessToken accessToken;
+    std::optional<SealedToken> rotatedRefreshToken;  // stored before the access token is handed out
+    UnixSeconds refreshedAt = 0;
+    std::vector<Event> events;
+};
+
+// Everything the migrator lands for one legacy organization, in one transaction.
+struct MigratedOrganization {
+    Organization organization;
+    std::vector<User> users;
+    // mappings::normalizeEmail of each user's email, in the order of `users`, where the caller has them already
+    // (the translator does, to find case twins); empty: the store works them out.
+    std::vector<std::string> userEmailKeys;
+    std::optional<Connection> connection;
+    // SHA-256 of the legacy rows this was built from: equal on a rerun means already current, nothing written.
+    std::string legacyFingerprint;
+    std::vector<Event> events;
+};
+
+// Conflict: the legacy id of the organization or of one of its users is held by something the migrator did not
+// create. A connection that the server changed since the migrator wrote it (a panel, the broker) is never
+// overwritten.
+enum class MigrationWrite { Written, AlreadyCurrent, Conflict };
+
+// The shared store behind both panels, the broker and the migrator. One interface, two backends
+// (SqliteStore, MySqlStore) that run the same conformance suite. Every method is one transaction and throws
+// bridge::Error(StoreUnavailable) when the database cannot be reached.
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // --- schema (migrations/ owns the versions; the store only applies them) ---
+    // "sqlite" or "mysql": which statements of the schema catalog this store runs.
+    virtual std::string_view sqlDialect() const = 0;
+    virtual int schemaVersion() = 0;
+    // Applies, in order and under a lock that other processes respect, every version above the current one.
+    // Returns the version the store is at afterwards.
+    virtual int applySchema(const std::vector<SchemaVersion>& versions) = 0;
+    virtual bool ping() = 0;
+
+    // --- organizations / profiles ---
+    virtual std::vector<Organization> listOrganizations(const OrganizationScope& scope, std::int64_t afterLegacyId,
+                                                        int limit) = 0;
+    virtual std::optional<Organization> findOrganization(std::int64_t legacyId) = 0;
+    virtual std::optional<Organization> findOrganizationByPublicId(const std::string& publicId) = 0;
+    // Allocates the legacy id from ids.firstNewLegacyId upward.
+    virtual Organization createOrganization(const std::string& name, std::int64_t firstNewLegacyId) = 0;
+
+    // --- users ---
+    virtual std::int64_t countUsers(std::int64_t orgId) = 0;
+    virtual std::vector<User> listUsersByOffset(std::int64_t orgId, std::int64_t offset, int limit) = 0;
+    virtual std::vector<User> listUsersAfter(std::int64_t orgId, std::int64_t afterLegacyId, int limit) = 0;
+    virtual std::optional<User> findUser(std::int64_t legacyId) = 0;
+    virtual std::optional<User> findUserByPublicId(const std::string& publicId) = 0;
+    // Throws Error(EmailTaken) when the organization already has the email, letter case ignored.
+    virtual User createUser(const NewUser& user, std::int64_t firstNewLegacyId) = 0;
+    virtual User updateUser(std::int64_t legacyId, const UserChanges& changes) = 0;
+    // True when an active user of the organization has this Salesforce user id (18 characters) or one of these
+    // normalized emails: such an account is an end user and may not serve as the service account.
+    virtual bool hasActiveEndUser(std::int64_t orgId, const std::string& salesforceUserId18,
+                                  const std::vector<std::string>& emailKeys) = 0;
+
+    // --- connection state machine ---
+    virtual Connection loadConnection(std::int64_t orgId) = 0;
+    // False when expectedVersion no longer matches (someone else wrote first); nothing is written then.
+    virtual bool applyTransition(const ConnectionTransition& transition) = 0;
+    virtual void appendEvent(const Event& event) = 0;
+    virtual std::vector<Event> listEvents(std::int64_t orgId, std::int64_t beforeEventId, int limit) = 0;
+
+    // --- OAuth login attempts ---
+    virtual void insertOAuthAttempt(const OAuthAttempt& attempt) = 0;
+    // Marks the attempt used and returns it, only if it exists, is unused and has not expired. Single use: of
+    // any number of concurrent calls with one hash, at most one gets a value.
+    virtual std::optional<OAuthAttempt> consumeOAuthAttempt(const std::string& stateHash, UnixSeconds now) = 0;
+    // The attempt a state names, used or expired or not: a refused callback still goes back to the panel that
+    // started it and leaves an event there.
+    virtual std::optional<OAuthAttempt> findOAuthAttempt(const std::string& stateHash) = 0;
+
+    // --- broker ---
+    virtual std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) = 0;
+    virtual void forgetAccessToken(std::int64_t orgId) = 0;
+    // Takes the organization's refresh lease if it is free or expired. True = the caller is the leader.
+    // Times are milliseconds since the epoch: leases are shorter than a second in tests.
+    virtual bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner, std::int64_t nowMs,
+                                        std::int64_t leaseUntilMs) = 0;
+    virtual void releaseRefreshLease(std::int64_t orgId, const std::string& owner) = 0;
+    // Writes the refresh result if the caller still holds the lease; false (nothing written) otherwise.
+    virtual bool commitRefresh(const RefreshOutcome& outcome) = 0;
+    // Connections whose refresh token was last used before the cutoff (keep-alive candidates).
+    virtual std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) = 0;
+
+    // --- migrator ---
+    virtual MigrationWrite writeMigratedOrganization(const MigratedOrganization& migrated) = 0;
+    // The same for a batch, in one transaction (the migrator's speed): every organization of the batch lands, or,
+    // when the call throws, none does. Outcomes are in the batch's order.
+    virtual std::vector<MigrationWrite> writeMigratedOrganizations(const std::vector<MigratedOrganization>& batch) = 0;
+};
+
+}  // namespace bridge
