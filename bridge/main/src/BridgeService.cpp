@@ -3,6 +3,7 @@
 #include "app/OpenApiDocument.h"
 #include "bridge/base/Logging.h"
 #include "bridge/crypto/Secrets.h"
+#include "bridge/http/ConsoleApi.h"
 #include "bridge/http/OAuthCallbackApi.h"
 #include "bridge/http/OperationsApi.h"
 #include "bridge/store/StoreFactory.h"
@@ -78,6 +79,7 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
         std::make_shared<modern::ModernApi>(*directory_, *connectivity_),
         std::make_shared<modern::BrokerApi>(*broker_),
         std::make_shared<OAuthCallbackApi>(*connectivity_),
+        std::make_shared<ConsoleApi>(),
         std::make_shared<OperationsApi>(*store_, metrics_, std::string(openApiDocument())),
     };
     server_ = std::make_unique<ApiServer>(config_.http, std::move(families), *authority_, metrics_);
