@@ -10,14 +10,11 @@
 #include <string_view>
 #include <vector>
 
+#include "SqlValues.h"
 #include "bridge/store/Model.h"
 #include "bridge/store/RowWriter.h"
 
 namespace bridge::sql {
-
-using Poco::Int64;
-using Poco::Nullable;
-using Poco::Data::Session;
 
 using ConnectionRow = Poco::Tuple<Int64, Int64, std::string, std::string, Nullable<std::string>, Nullable<std::string>,
                                   Nullable<std::string>, Nullable<std::string>, Nullable<std::string>,

@@ -3,9 +3,6 @@
 #include "SqlRows.h"
 #include "SqlValues.h"
 
-using Poco::Nullable;
-using Poco::Data::Session;
-
 namespace bridge::sql {
 
 void EventColumns::add(const Event& event) {

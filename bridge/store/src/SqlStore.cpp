@@ -7,9 +7,6 @@
 #include "bridge/base/Logging.h"
 
 using namespace Poco::Data::Keywords;
-using Poco::Int64;
-using Poco::Nullable;
-using Poco::Data::Session;
 
 namespace bridge {
 

@@ -5,13 +5,9 @@
 #include "ConnectionColumns.h"
 #include "EventColumns.h"
 #include "SqlStoreSessions.h"
-#include "SqlValues.h"
 #include "bridge/store/SqlStore.h"
 
 using namespace Poco::Data::Keywords;
-using Poco::Int64;
-using Poco::Nullable;
-using Poco::Data::Session;
 
 namespace bridge {
 

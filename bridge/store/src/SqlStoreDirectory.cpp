@@ -8,15 +8,11 @@
 #include <thread>
 
 #include "SqlStoreSessions.h"
-#include "SqlValues.h"
 #include "bridge/store/PublicIds.h"
 #include "bridge/store/SqlStore.h"
 #include "mappings/Emails.h"
 
 using namespace Poco::Data::Keywords;
-using Poco::Int64;
-using Poco::Nullable;
-using Poco::Data::Session;
 
 namespace bridge {
 

@@ -5,9 +5,6 @@
 #include "bridge/store/SqlStore.h"
 
 using namespace Poco::Data::Keywords;
-using Poco::Int64;
-using Poco::Nullable;
-using Poco::Data::Session;
 
 namespace bridge {
 

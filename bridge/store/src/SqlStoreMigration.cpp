@@ -9,14 +9,10 @@
 #include "EventColumns.h"
 #include "SqlRows.h"
 #include "SqlStoreSessions.h"
-#include "SqlValues.h"
 #include "bridge/store/SqlStore.h"
 #include "mappings/Emails.h"
 
 using namespace Poco::Data::Keywords;
-using Poco::Int64;
-using Poco::Nullable;
-using Poco::Data::Session;
 
 namespace bridge {
 

@@ -3,13 +3,9 @@
 #include <Poco/Tuple.h>
 
 #include "SqlStoreSessions.h"
-#include "SqlValues.h"
 #include "bridge/store/SqlStore.h"
 
 using namespace Poco::Data::Keywords;
-using Poco::Int64;
-using Poco::Nullable;
-using Poco::Data::Session;
 
 namespace bridge {
 

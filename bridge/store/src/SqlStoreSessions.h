@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "DuplicateKey.h"
+#include "SqlValues.h"
 #include "bridge/base/Error.h"
 #include "bridge/base/Logging.h"
 #include "bridge/store/SqlStore.h"

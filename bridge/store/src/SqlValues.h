@@ -2,7 +2,9 @@
 // columns. Not installed; only the store's sources include it.
 #pragma once
 
+#include <Poco/Data/Session.h>
 #include <Poco/Nullable.h>
+#include <Poco/Types.h>
 
 #include <optional>
 #include <string>
@@ -11,6 +13,10 @@
 #include "bridge/store/Model.h"
 
 namespace bridge::sql {
+
+using Poco::Int64;
+using Poco::Nullable;
+using Poco::Data::Session;
 
 // Who wrote a row: the migrator, or the server (an admin through a panel, a login, the broker).
 inline constexpr std::string_view kOriginMigration = "migration";
