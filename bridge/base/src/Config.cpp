@@ -69,6 +69,7 @@ Config loadConfig(const Poco::Util::AbstractConfiguration* file, const Environme
         static_cast<int>(keys.integer("http.keepAliveSeconds", config.http.keepAliveSeconds, 0, 3600));
 
     config.store.dsn = keys.text("store.dsn", config.store.dsn);
+    config.store.timeout = std::chrono::seconds(keys.integer("store.timeout", config.store.timeout.count(), 1, 600));
 
     config.crypto.keys = keys.text("crypto.keys", "");
     if (auto active = keys.raw("crypto.activeKey"); active && !active->empty()) config.crypto.activeKey = *active;

@@ -44,7 +44,7 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
     cipher_ = std::make_unique<TokenCipher>(cipherFrom(config_.crypto));
     authority_ = std::make_unique<TokenAuthority>(config_.admin.jwtSecret);
     // Each request thread may hold a store session; a few more serve background work.
-    store_ = openStore(config_.store.dsn, config_.http.threads + 4);
+    store_ = openStore(config_.store.dsn, config_.http.threads + 4, config_.store.timeout);
     migrations::upgradeSchema(*store_);
 
     SalesforceSettings salesforce;

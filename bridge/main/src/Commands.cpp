@@ -32,7 +32,15 @@ struct Subcommand {
     std::string name;
     std::string summary;
     OptionSet options;
+    std::string footer{};
 };
+
+// The keys `bridge` reads beyond OPERATIONS.md's table (docs/configuration.md).
+constexpr const char* kKeysBeyondTheContract =
+    "Configuration keys beyond OPERATIONS.md (docs/configuration.md):\n"
+    "  store.timeout                seconds a database read, write or lock wait\n"
+    "                               may take (default 5)\n"
+    "  salesforce.keepAliveSeconds  salesforce.keepAliveHours, in seconds";
 
 Option valued(const std::string& name, const std::string& argument, const std::string& description) {
     return Option(name, "", description).argument(argument).required(false).repeatable(false);
@@ -44,7 +52,10 @@ std::vector<Subcommand> subcommands() {
         options.addOption(Option("help", "", "show this help").required(false).repeatable(false));
     };
     std::vector<Subcommand> all;
-    all.push_back({"serve", "run the server until SIGTERM/SIGINT, then drain in-flight requests and stop", {}});
+    all.push_back({"serve",
+                   "run the server until SIGTERM/SIGINT, then drain in-flight requests and stop",
+                   {},
+                   kKeysBeyondTheContract});
     all.push_back({"schema", "bring the shared store's schema up to date", {}});
     all.push_back({"token", "print a signed admin or sync-engine JWT", {}});
     all.push_back({"demo", "run an embedded store, a built-in Salesforce stand-in and the server, with demo data", {}});
@@ -79,6 +90,7 @@ void printHelp(std::ostream& out, const Subcommand& subcommand) {
     help.setCommand("bridge " + subcommand.name);
     help.setUsage("[options]");
     help.setHeader(subcommand.summary);
+    if (!subcommand.footer.empty()) help.setFooter(subcommand.footer);
     help.format(out);
 }
 
@@ -175,7 +187,7 @@ int serve(const Config& config) {
 }
 
 int schema(const Config& config) {
-    auto store = openStore(config.store.dsn, 2);
+    auto store = openStore(config.store.dsn, 2, config.store.timeout);
     const int version = migrations::upgradeSchema(*store);
     std::cout << "store schema at version " << version << "\n";
     return kExitDone;

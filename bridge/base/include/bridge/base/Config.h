@@ -25,6 +25,8 @@ struct HttpConfig {
 
 struct StoreConfig {
     std::string dsn = "sqlite:bridge.db";
+    // Bounds every wait on the database: a MySQL read or write, SQLite's wait for the writer's lock.
+    std::chrono::seconds timeout{5};
 };
 
 struct CryptoConfig {
