@@ -333,6 +333,10 @@ TEST(CrowdTest, SlowHeadsSlowBodiesAndIdleConnectionsAreClosedOnTime) {
         const auto took = to - from;
         return took >= low && took <= high;
     };
+    auto ms = [](Clock::duration took) { return std::chrono::duration_cast<std::chrono::milliseconds>(took).count(); };
+    std::cout << "closed after: dripping head " << ms(*drippingClosed - opened) << " ms, silent "
+              << ms(*silentClosed - opened) << " ms, dripping body " << ms(*slowBodyClosed - headSent) << " ms, idle "
+              << ms(*idleClosed - idleSince) << " ms\n";
     EXPECT_TRUE(between(opened, *drippingClosed, 1800ms, 3000ms));
     EXPECT_TRUE(between(opened, *silentClosed, 1800ms, 3000ms));
     EXPECT_TRUE(between(headSent, *slowBodyClosed, 1800ms, 3000ms));

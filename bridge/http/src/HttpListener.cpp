@@ -25,6 +25,8 @@ namespace {
 
 constexpr auto kSweepEvery = std::chrono::milliseconds(100);
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);  // out of descriptors: let some close first
+// On stop, a head that has started arriving gets at most this long more to complete.
+constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr std::uint64_t kListenerKey = ~std::uint64_t{0};
 constexpr std::uint64_t kWakeupKey = ~std::uint64_t{0} - 1;
 
@@ -158,7 +160,7 @@ void HttpListener::runReactor() {
             } else {
                 auto found = connections_.find(static_cast<int>(key));
                 if (found != connections_.end() && found->second->phase != Connection::Phase::Busy) {
-                    onReadable(found->second, now);
+                    onReadable(found->second, (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0, now);
                 }
             }
         }
@@ -176,6 +178,10 @@ void HttpListener::runReactor() {
         }
         if (stopping_) {
             if (listening) {
+                for (auto& [fd, connection] : connections_) {
+                    if (connection->phase == Connection::Phase::AwaitingHead)
+                        connection->deadline = std::min(connection->deadline, now + kStopGrace);
+                }
                 listening = false;
                 if (!acceptPaused_) ::epoll_ctl(epoll_, EPOLL_CTL_DEL, listening_.impl()->sockfd(), nullptr);
                 listening_.close();
@@ -225,7 +231,7 @@ void HttpListener::acceptAll(Clock::time_point now) {
 
 // Edge-triggered: called when new bytes (or the end) arrived. Peeks at everything the kernel holds, up to the
 // largest head accepted, and hands the connection to a worker once the head is complete.
-void HttpListener::onReadable(const std::shared_ptr<Connection>& connection, Clock::time_point now) {
+void HttpListener::onReadable(const std::shared_ptr<Connection>& connection, bool peerClosed, Clock::time_point now) {
     static thread_local char head[kMaxHeadBytes];
     const auto peeked = ::recv(connection->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
     if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
@@ -235,6 +241,12 @@ void HttpListener::onReadable(const std::shared_ptr<Connection>& connection, Clo
     }
     if (headComplete(head, static_cast<std::size_t>(peeked))) {
         dispatch(connection);
+        return;
+    }
+    // The bytes peeked at stay in the kernel, so the end of the stream shows only in the event: a client that
+    // left before completing its head is not waited for.
+    if (peerClosed) {
+        close(connection->fd);
         return;
     }
     if (static_cast<std::size_t>(peeked) == sizeof head) {

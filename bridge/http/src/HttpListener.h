@@ -59,7 +59,7 @@ public:
 
     void start();
     // Stops accepting, closes idle connections, lets every request in flight (being answered, or its head arriving
-    // within its deadline) finish, then returns.
+    // within its deadline and at most 2 s more) finish, then returns.
     void stop();
     int port() const { return port_; }
     Stats stats() const;
@@ -74,7 +74,7 @@ private:
 
     void runReactor();
     void acceptAll(Clock::time_point now);
-    void onReadable(const std::shared_ptr<Connection>& connection, Clock::time_point now);
+    void onReadable(const std::shared_ptr<Connection>& connection, bool peerClosed, Clock::time_point now);
     void park(const std::shared_ptr<Connection>& connection, Clock::time_point now);
     void dispatch(const std::shared_ptr<Connection>& connection);
     void close(int fd);
