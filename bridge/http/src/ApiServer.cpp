@@ -3,7 +3,7 @@
 #include <sys/resource.h>
 
 #include "ApiRequestHandler.h"
-#include "HttpListener.h"
+#include "bridge/http/HttpListener.h"
 #include "bridge/base/Logging.h"
 
 namespace bridge {

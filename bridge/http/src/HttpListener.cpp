@@ -1,4 +1,4 @@
-#include "HttpListener.h"
+#include "bridge/http/HttpListener.h"
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
