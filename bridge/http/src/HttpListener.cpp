@@ -7,6 +7,7 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/StreamSocketImpl.h>
 #include <Poco/Timestamp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -25,6 +26,11 @@ namespace {
 
 constexpr auto kSweepEvery = std::chrono::milliseconds(100);
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);  // out of descriptors: let some close first
+// A worker that has answered waits this long for the same client's next request before handing the connection
+// back, when no other request is waiting: a busy keep-alive client then costs no trip through the reactor.
+constexpr int kLingerMilliseconds = 2;
+// ... and answers at most this many in a row, so that one busy client does not keep a worker to itself.
+constexpr int kMaxRequestsPerTurn = 64;
 // On stop, a head that has started arriving gets at most this long more to complete.
 constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr std::uint64_t kListenerKey = ~std::uint64_t{0};
@@ -372,14 +378,25 @@ bool HttpListener::serve(Connection& connection) {
     WorkerSession session(connection.socket, params_);
     session.attachSessionData(&connection.readDeadline);
     bool keepOpen = serveOneRequest(session);
-    // A client that pipelined its next request has it in the session's buffer, not in the kernel: answer it here.
-    while (keepOpen && session.hasBufferedBytes() && !stopping_) {
+    for (int answered = 1; keepOpen && !stopping_ && answered < kMaxRequestsPerTurn; ++answered) {
+        // A client that pipelined its next request has it in the session's buffer, not in the kernel; one that
+        // sends it right after our answer has a complete head in the kernel: answer either here.
+        if (!session.hasBufferedBytes() && !nextHeadArrived(connection.fd)) break;
         connection.readDeadline.arm(Clock::now() + settings_.headTimeout + settings_.bodyTimeout);
         keepOpen = serveOneRequest(session);
     }
     connection.readDeadline.disarm();
     session.detachSocket();  // the connection keeps its socket: the session must not close it
     return keepOpen && !stopping_;
+}
+
+bool HttpListener::nextHeadArrived(int fd) const {
+    if (waiting_.load(std::memory_order_relaxed) > 0) return false;  // others wait for a worker: hand back
+    pollfd readable{fd, POLLIN, 0};
+    if (::poll(&readable, 1, kLingerMilliseconds) <= 0 || (readable.revents & POLLIN) == 0) return false;
+    static thread_local char head[kMaxHeadBytes];
+    const auto peeked = ::recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    return peeked > 0 && headComplete(head, static_cast<std::size_t>(peeked));
 }
 
 bool HttpListener::serveOneRequest(WorkerSession& session) {

@@ -87,6 +87,8 @@ private:
     void runWorker();
     bool serve(Connection& connection);
     bool serveOneRequest(class WorkerSession& session);
+    // Whether the client's next request head is complete in the kernel within a short linger.
+    bool nextHeadArrived(int fd) const;
 
     Settings settings_;
     Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
