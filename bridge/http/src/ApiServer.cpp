@@ -3,8 +3,8 @@
 #include <sys/resource.h>
 
 #include "ApiRequestHandler.h"
-#include "bridge/http/HttpListener.h"
 #include "bridge/base/Logging.h"
+#include "bridge/http/HttpListener.h"
 
 namespace bridge {
 
