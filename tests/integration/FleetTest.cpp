@@ -38,7 +38,7 @@ using testsupport::MariaDbServer;
 using testsupport::ServeProcess;
 using testsupport::StandinProcess;
 
-const std::string kJwtSecret = "fleet-test-admin-signing-secret";
+const std::string kJwtSecret = "fleet-test-admin-signing-secret-of-40-bytes";
 const std::string kCryptoKeys = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const std::string kCallbackUrl = "http://bridge.example/oauth/salesforce/callback";
 const std::string kLegacyPage = "https://legacy.example/sf";
