@@ -71,6 +71,8 @@ enum class EventType {
     Disconnected,
     RefreshTokenRotated,
     Migrated,
+    // Beyond API.md's list: the broker refused a stored access token (altered row, key missing) and minted anew.
+    AccessTokenRefused,
 };
 
 // The wire names of event types ("login_started", ...), shared by the store and the new panel.
