@@ -75,12 +75,16 @@ std::vector<std::string> conditionsReading(const std::vector<std::int64_t>& want
         while (last + 1 < wanted.size() && wanted[last + 1] - wanted[last] <= kLargestGapInARun) ++last;
         const auto count = static_cast<std::int64_t>(last - first + 1);
         if (count > 1 && wanted[last] - wanted[first] + 1 <= kMostRowsPerWantedRowInARange * count) {
-            ranges += (ranges.empty() ? "" : " OR ") +
-                      ("id BETWEEN " + std::to_string(wanted[first]) + " AND " + std::to_string(wanted[last]));
+            // Appended, not `(sep) + std::to_string(...)`: g++ 12 at -O3 reports a false -Wrestrict inside
+            // operator+(const char*, std::string&&) (GCC bug 105329).
+            if (!ranges.empty()) ranges += " OR ";
+            ranges.append("id BETWEEN ").append(std::to_string(wanted[first]));
+            ranges.append(" AND ").append(std::to_string(wanted[last]));
             if (++terms == kMostTermsPerQuery) flush();
         } else {
             for (std::size_t i = first; i <= last; ++i) {
-                singles += (singles.empty() ? "" : ",") + std::to_string(wanted[i]);
+                if (!singles.empty()) singles += ',';
+                singles += std::to_string(wanted[i]);
                 if (++terms == kMostTermsPerQuery) flush();
             }
         }

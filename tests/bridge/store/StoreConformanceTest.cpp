@@ -573,9 +573,12 @@ TYPED_TEST(StoreConformanceTest, ListUsersAfterAnIdPagesInIdOrder) {
     const std::int64_t otherOrgId = this->newOrganization("Other");
     std::vector<User> created;
     for (int index = 0; index < 7; ++index) {
-        created.push_back(
-            store.createUser(newUser(orgId, "u" + std::to_string(index) + "@example.com"), kFirstNewLegacyId));
-        store.createUser(newUser(otherOrgId, "u" + std::to_string(index) + "@example.com"), kFirstNewLegacyId);
+        // Appended, not "u" + std::to_string(...): g++ 12 at -O3 reports a false -Wrestrict where operator+
+        // inserts in front of a string (GCC bug 105329).
+        std::string email = "u";
+        email.append(std::to_string(index)).append("@example.com");
+        created.push_back(store.createUser(newUser(orgId, email), kFirstNewLegacyId));
+        store.createUser(newUser(otherOrgId, email), kFirstNewLegacyId);
     }
 
     std::vector<std::vector<User>> pages;
