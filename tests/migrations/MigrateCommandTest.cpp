@@ -48,9 +48,12 @@ protected:
     void TearDown() override { std::filesystem::remove_all(directory_); }
 
     int run(bool verify) {
+        return run({.mode = verify ? MigrateRequest::Mode::Verify : MigrateRequest::Mode::Migrate});
+    }
+    int run(const MigrateRequest& request) {
         out_.str("");
         err_.str("");
-        return runMigrateCommand(config_, verify, out_, err_);
+        return runMigrateCommand(config_, request, out_, err_);
     }
 
     std::string lastLine() const {
@@ -111,16 +114,16 @@ TEST_F(MigrateCommandTest, AnUnreachableLegacyDatabaseExits1) {
 TEST_F(MigrateCommandTest, UnusableConfigurationIsAConfigError) {
     Config missingLegacy = config_;
     missingLegacy.legacy.dsn.clear();
-    EXPECT_THROW(runMigrateCommand(missingLegacy, false, out_, err_), ConfigError);
+    EXPECT_THROW(runMigrateCommand(missingLegacy, {}, out_, err_), ConfigError);
     Config badKeys = config_;
     badKeys.legacy.tokenKeys = "abc";
-    EXPECT_THROW(runMigrateCommand(badKeys, false, out_, err_), ConfigError);
+    EXPECT_THROW(runMigrateCommand(badKeys, {}, out_, err_), ConfigError);
     Config noStoreKeys = config_;
     noStoreKeys.crypto.keys.clear();
-    EXPECT_THROW(runMigrateCommand(noStoreKeys, false, out_, err_), ConfigError);
+    EXPECT_THROW(runMigrateCommand(noStoreKeys, {}, out_, err_), ConfigError);
     Config badBatch = config_;
     badBatch.migrate.batchSize = 0;
-    EXPECT_THROW(runMigrateCommand(badBatch, false, out_, err_), ConfigError);
+    EXPECT_THROW(runMigrateCommand(badBatch, {}, out_, err_), ConfigError);
 }
 
 }  // namespace
