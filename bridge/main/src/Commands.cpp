@@ -125,7 +125,7 @@ void printHelp(std::ostream& out, const Subcommand& subcommand) {
     help.setCommand("bridge " + subcommand.name);
     help.setUsage("[options]");
     help.setHeader(subcommand.summary);
-    if (!subcommand.footer.empty()) help.setFooter(subcommand.footer);
+    // The footer is printed as it is written: HelpFormatter would rewrap its lines.
     help.format(out);
     if (!subcommand.footer.empty()) out << "\n" << subcommand.footer;
 }
