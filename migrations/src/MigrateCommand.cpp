@@ -65,10 +65,9 @@ int runMigrateCommand(const Config& config, const MigrateRequest& request, std::
                     log->info("{}", text);
                 }
             });
-        const std::string what =
-            request.selection ? std::to_string(request.selection->ids().size()) + " selected organizations of " +
-                                    legacyDsn.redacted()
-                              : legacyDsn.redacted();
+        const std::string what = request.selection ? std::to_string(request.selection->ids().size()) +
+                                                         " selected organizations of " + legacyDsn.redacted()
+                                                   : legacyDsn.redacted();
         switch (request.mode) {
             case Mode::Verify:
                 log->info("verifying the store against {}", what);

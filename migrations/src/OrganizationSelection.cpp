@@ -72,7 +72,9 @@ OrganizationSelection OrganizationSelection::fromFile(const std::filesystem::pat
         const std::string_view item = trimmed(std::string_view(line).substr(0, line.find('#')));
         if (item.empty()) continue;
         const auto id = legacyId(item);
-        if (!id) throw OrganizationSelectionError(malformed("--orgs-from " + path.string() + " line " + std::to_string(number), item));
+        if (!id)
+            throw OrganizationSelectionError(
+                malformed("--orgs-from " + path.string() + " line " + std::to_string(number), item));
         selection.ids_.push_back(*id);
     }
     if (file.bad()) throw OrganizationSelectionError(unreadable);

@@ -172,10 +172,10 @@ INSTANTIATE_TEST_SUITE_P(
                       SubcommandOptions{"schema", {"--config", "--help"}},
                       SubcommandOptions{"token", {"--config", "--help", "--role", "--org", "--ttl", "--sub"}},
                       SubcommandOptions{"demo", {"--config", "--help"}},
-                      SubcommandOptions{"migrate",
-                                        {"--config", "--help", "--verify", "--dry-run", "--org=ID[,ID...]",
-                                         "--orgs-from=FILE", "not found organization", "already current",
-                                         "nothing written"}}),
+                      SubcommandOptions{
+                          "migrate",
+                          {"--config", "--help", "--verify", "--dry-run", "--org=ID[,ID...]", "--orgs-from=FILE",
+                           "not found organization", "already current", "nothing written"}}),
     [](const auto& info) { return info.param.subcommand; });
 
 TEST_F(CommandLineTest, BadUsageExitsTwoAndSaysWhy) {

@@ -397,9 +397,7 @@ TEST_F(MigrationTest, AStagedRunKilledAndRunAgainEndsAsOneCleanStagedRunAndTheFu
     }
     pilotFile.append(std::to_string(kUnknownId)).append("\r\n");
     const std::string pilotPath = (directory_ / "pilot.txt").string();
-    {
-        std::ofstream(pilotPath, std::ios::binary) << pilotFile;
-    }
+    std::ofstream(pilotPath, std::ios::binary) << pilotFile;  // written and closed here
     const std::vector<std::string> staged{"--orgs-from", pilotPath};
     const auto pilotCount = static_cast<std::int64_t>(livePilot.size());
 
@@ -412,9 +410,10 @@ TEST_F(MigrationTest, AStagedRunKilledAndRunAgainEndsAsOneCleanStagedRunAndTheFu
                              ": selected, but the legacy database has no row of it"),
               1);
     const auto expected = storeContents(cleanStore);
-    ASSERT_EQ(static_cast<std::int64_t>(std::count_if(expected.begin(), expected.end(),
-                                                      [](const auto& line) { return line.rfind("organization ", 0) == 0; })),
-              pilotCount);
+    ASSERT_EQ(
+        static_cast<std::int64_t>(std::count_if(expected.begin(), expected.end(),
+                                                [](const auto& line) { return line.rfind("organization ", 0) == 0; })),
+        pilotCount);
 
     // Killed a few milliseconds after a pilot organization halfway through landed, then run again.
     const std::string store = sqliteStore("staged.db");
@@ -443,8 +442,8 @@ TEST_F(MigrationTest, AStagedRunKilledAndRunAgainEndsAsOneCleanStagedRunAndTheFu
     // The full run migrates the rest and finds the pilot migrated and unchanged.
     const auto full = migrate(legacy, store, kBatchSize);
     EXPECT_EQ(full.exitStatus, 3) << full.summary();
-    EXPECT_EQ(full.summary(), summaryLine(legacy.liveOrganizationCount() - pilotCount, pilotCount,
-                                          full.skippedLines().size()));
+    EXPECT_EQ(full.summary(),
+              summaryLine(legacy.liveOrganizationCount() - pilotCount, pilotCount, full.skippedLines().size()));
     EXPECT_EQ(legacyChecksum(legacy), checksum);
 }
 

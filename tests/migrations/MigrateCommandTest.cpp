@@ -110,11 +110,12 @@ protected:
 
     // The pilot of the staged-run tests: organizations of every kind a pilot may hold, a soft-deleted one too.
     static std::vector<std::int64_t> pilot() {
-        const std::set<std::int64_t> ids{manifest_->organizationsWith(testsupport::LegacyCase::Established).front(),
-                                         manifest_->organizationsWith(testsupport::LegacyCase::Lost).front(),
-                                         manifest_->organizationsWith(testsupport::LegacyCase::TokenUnderUnknownKey).front(),
-                                         manifest_->organizationsWith(testsupport::LegacyCase::SoftDeleted).front(),
-                                         manifest_->caseTwins.front().orgId};
+        const std::set<std::int64_t> ids{
+            manifest_->organizationsWith(testsupport::LegacyCase::Established).front(),
+            manifest_->organizationsWith(testsupport::LegacyCase::Lost).front(),
+            manifest_->organizationsWith(testsupport::LegacyCase::TokenUnderUnknownKey).front(),
+            manifest_->organizationsWith(testsupport::LegacyCase::SoftDeleted).front(),
+            manifest_->caseTwins.front().orgId};
         return {ids.begin(), ids.end()};
     }
     static std::set<std::int64_t> livePilot() {
@@ -153,7 +154,8 @@ protected:
 
         // The full run finds the pilot migrated and unchanged.
         EXPECT_EQ(run(false), 3) << out_.str();
-        EXPECT_EQ(lastLine(), "migrated " + std::to_string(liveOrganizations() - static_cast<std::int64_t>(live.size())) +
+        EXPECT_EQ(lastLine(), "migrated " +
+                                  std::to_string(liveOrganizations() - static_cast<std::int64_t>(live.size())) +
                                   ", already current " + std::to_string(live.size()) + ", skipped " +
                                   std::to_string(skippedLines().size()) + ", failed 0");
         EXPECT_EQ(run(true), 0) << out_.str();
@@ -286,10 +288,9 @@ TEST_F(MigrateCommandTest, ADryRunReportsWhatAMigrationWouldAndCreatesNoStore) {
         const std::int64_t orgId = *std::find_if(ids.begin(), ids.end(), [](std::int64_t id) {
             return !manifest_->has(id, testsupport::LegacyCase::SoftDeleted);
         });
-        const std::string status =
-            legacyCase == testsupport::LegacyCase::Established ? "Established"
-            : legacyCase == testsupport::LegacyCase::Lost      ? "Lost"
-                                                               : "NotConnected";
+        const std::string status = legacyCase == testsupport::LegacyCase::Established ? "Established"
+                                   : legacyCase == testsupport::LegacyCase::Lost      ? "Lost"
+                                                                                      : "NotConnected";
         ASSERT_EQ(std::string(mappings::legacyStatusName(store->loadConnection(orgId).status)), status);
         const std::string line = "would migrate organization " + std::to_string(orgId) + ": " +
                                  std::to_string(store->countUsers(orgId)) + " users, connection " + status + "\n";

@@ -1,5 +1,3 @@
-#include "migrations/OrganizationSelection.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "migrations/OrganizationSelection.h"
 #include "testsupport/TestDirectory.h"
 
 namespace bridge::migrations {
@@ -68,8 +67,9 @@ TEST_F(OrganizationSelectionTest, AMalformedLineIsRefusedNamingTheFileAndTheLine
     const std::string path = "--orgs-from " + (directory_ / "orgs.txt").string();
     EXPECT_EQ(fileError("1042\n# comment\n\nacme\n7\n"),
               path + " line 4: 'acme' is not a legacy organization id (a whole number from 1 to 4294967295)");
-    EXPECT_EQ(fileError("1042,7\n"), path + " line 1: '1042,7' is not a legacy organization id (a whole number from "
-                                            "1 to 4294967295)");
+    EXPECT_EQ(fileError("1042,7\n"), path +
+                                         " line 1: '1042,7' is not a legacy organization id (a whole number from "
+                                         "1 to 4294967295)");
     EXPECT_NE(fileError("1\n2\n-3\n").find(" line 3: '-3'"), std::string::npos);
     // A wrong file (a key, a dump) is echoed no further than an id would be.
     const std::string secret(64, 'f');
@@ -87,11 +87,11 @@ TEST_F(OrganizationSelectionTest, AFileThatCannotBeReadOrNamesNoOrganizationIsRe
         }
         return std::string("no error");
     };
-    EXPECT_EQ(error(directory_ / "missing.txt"), "--orgs-from " + (directory_ / "missing.txt").string() +
-                                                     ": cannot be read");
+    EXPECT_EQ(error(directory_ / "missing.txt"),
+              "--orgs-from " + (directory_ / "missing.txt").string() + ": cannot be read");
     EXPECT_EQ(error(directory_), "--orgs-from " + directory_.string() + ": cannot be read (a directory)");
-    EXPECT_EQ(fileError("# nobody yet\n\n"), "--orgs-from " + (directory_ / "orgs.txt").string() +
-                                                 ": names no organization");
+    EXPECT_EQ(fileError("# nobody yet\n\n"),
+              "--orgs-from " + (directory_ / "orgs.txt").string() + ": names no organization");
     EXPECT_EQ(fileError(""), "--orgs-from " + (directory_ / "orgs.txt").string() + ": names no organization");
 }
 

@@ -82,7 +82,9 @@ std::vector<Subcommand> subcommands() {
     all.push_back({"schema", "bring the shared store's schema up to date", {}});
     all.push_back({"token", "print a signed admin or sync-engine JWT", {}});
     all.push_back({"demo", "run an embedded store, a built-in Salesforce stand-in and the server, with demo data", {}});
-    all.push_back({"migrate", "move organizations, users and service-account tokens out of the legacy database", {},
+    all.push_back({"migrate",
+                   "move organizations, users and service-account tokens out of the legacy database",
+                   {},
                    kMigrateNotes});
     for (auto& subcommand : all) common(subcommand.options);
     auto& migrate = all[4].options;
@@ -193,9 +195,11 @@ migrations::MigrateRequest migrateRequest(const std::multimap<std::string, std::
     migrations::MigrateRequest request;
     const bool verify = options.count("verify") > 0;
     const bool dryRun = options.count("dry-run") > 0;
-    if (verify && dryRun) throw UsageError("--verify and --dry-run exclude each other: --verify changes nothing either");
-    request.mode = verify ? migrations::MigrateRequest::Mode::Verify
-                          : dryRun ? migrations::MigrateRequest::Mode::DryRun : migrations::MigrateRequest::Mode::Migrate;
+    if (verify && dryRun)
+        throw UsageError("--verify and --dry-run exclude each other: --verify changes nothing either");
+    request.mode = verify   ? migrations::MigrateRequest::Mode::Verify
+                   : dryRun ? migrations::MigrateRequest::Mode::DryRun
+                            : migrations::MigrateRequest::Mode::Migrate;
     const auto select = [&request](const migrations::OrganizationSelection& ids) {
         if (!request.selection) request.selection.emplace();
         request.selection->add(ids);
