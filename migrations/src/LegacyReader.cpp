@@ -140,6 +140,15 @@ void execute(sql::Connection& connection, const char* statement) {
     std::unique_ptr<sql::Statement>(connection.createStatement())->execute(statement);
 }
 
+LegacyOrganization readOrganization(sql::ResultSet& rows) {
+    LegacyOrganization organization;
+    organization.row.id = static_cast<std::int64_t>(rows.getUInt64(1));
+    organization.row.name = text(rows, 2);
+    organization.row.createdAt = text(rows, 3);
+    organization.row.deleted = rows.getInt(4) != 0;
+    return organization;
+}
+
 LegacyConnectivityRow readConnectivity(sql::ResultSet& rows) {
     LegacyConnectivityRow row;
     row.orgId = static_cast<std::int64_t>(rows.getUInt64(1));
@@ -221,12 +230,7 @@ LegacyBatch LegacyReader::nextBatch() {
     auto& organizations = batch.organizations;
     organizations.reserve(static_cast<std::size_t>(batchSize_));
     for (auto rows = stream(kOrganizationsAfter, {lastOrganizationId_, batchSize_}); rows->next();) {
-        LegacyOrganization organization;
-        organization.row.id = static_cast<std::int64_t>(rows->getUInt64(1));
-        organization.row.name = text(*rows, 2);
-        organization.row.createdAt = text(*rows, 3);
-        organization.row.deleted = rows->getInt(4) != 0;
-        organizations.push_back(std::move(organization));
+        organizations.push_back(readOrganization(*rows));
     }
     if (organizations.empty()) {
         batch.orphans = nextOrphansAfterTheLastOrganization();
@@ -261,12 +265,7 @@ LegacyBatch LegacyReader::nextSelectedBatch() {
     // The lists ascend, and so does each one's result: the batch is in id order.
     for (const auto& list : lists) {
         for (auto rows = stream(kOrganizationsWithIdIn + list + " ORDER BY id"); rows->next();) {
-            LegacyOrganization organization;
-            organization.row.id = static_cast<std::int64_t>(rows->getUInt64(1));
-            organization.row.name = text(*rows, 2);
-            organization.row.createdAt = text(*rows, 3);
-            organization.row.deleted = rows->getInt(4) != 0;
-            organizations.push_back(std::move(organization));
+            organizations.push_back(readOrganization(*rows));
         }
     }
     std::vector<std::string> conditions;
