@@ -9,7 +9,7 @@ namespace bridge {
 
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 8> kEventTypeNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 9> kEventTypeNames{{
     {EventType::LoginStarted, "login_started"},
     {EventType::Connected, "connected"},
     {EventType::LoginRefused, "login_refused"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 8> kEventTypeNames{
     {EventType::Disconnected, "disconnected"},
     {EventType::RefreshTokenRotated, "refresh_token_rotated"},
     {EventType::Migrated, "migrated"},
+    {EventType::KeyMissing, "key_missing"},
 }};
 
 }  // namespace

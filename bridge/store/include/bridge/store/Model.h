@@ -71,6 +71,7 @@ enum class EventType {
     Disconnected,
     RefreshTokenRotated,
     Migrated,
+    KeyMissing,  // a stored secret sealed under a key no longer configured (detail: which secret and key id)
 };
 
 // The wire names of event types ("login_started", ...), shared by the store and the new panel.
