@@ -1,5 +1,6 @@
-// The token broker's speed (issue "Token broker"): warm-cache rate and latency over 32 keep-alive connections,
-// beside a trivial Poco handler with the same server settings in the same run, and the cold-cache storms.
+// The token broker's speed (issues "Token broker", "Hostile and crowded clients"): warm-cache rate and latency at
+// 32 and at 256 keep-alive connections, beside a bare Poco handler served by the same listener (and, for reference,
+// by Poco's own thread-per-connection HTTPServer) in the same run, and the cold-cache storms.
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -15,21 +16,28 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <regex>
 #include <thread>
 #include <vector>
 
 #include "BenchSupport.h"
+#include "bridge/http/HttpListener.h"
 
 using namespace bridge;
 using namespace bridge::bench;
 
 namespace {
 
-constexpr int kThreads = 64;  // http.threads default: more than the 32 connections, so none waits for a thread
-constexpr int kConnections = 32;
-constexpr int kSeconds = 10;
+constexpr int kThreads = 64;  // http.threads default
+constexpr int kConnectionCounts[] = {32, 256};
+constexpr int kSeconds = 5;
+// Bare handler and broker alternate this many times; each keeps its best run (highest rate, lowest p99), so that a
+// burst of other work on a shared machine does not decide the ratio.
+constexpr int kRounds = 3;
 constexpr int kOrganizations = 200;
 constexpr int kUsersPerOrganization = 10;
+constexpr double kThroughputTarget = 0.85;  // broker / bare handler, at least
+constexpr double kTailTarget = 2.0;         // broker p99 / bare handler p99, at most
 
 // What any Poco HTTP server must do at least: read the body, answer a small JSON document.
 class TrivialHandler : public Poco::Net::HTTPRequestHandler {
@@ -51,12 +59,29 @@ public:
     }
 };
 
-struct TrivialServer {
-    Poco::ThreadPool pool{"trivial", 2, kThreads};
+// The bare handler behind the listener the broker runs behind, with the same settings: what the broker costs
+// beyond serving HTTP at all.
+struct BareListener {
+    HttpListener listener{[] {
+                              HttpListener::Settings settings;
+                              settings.name = "bare";
+                              settings.host = "127.0.0.1";
+                              settings.workers = kThreads;
+                              return settings;
+                          }(),
+                          new TrivialFactory};
+    BareListener() { listener.start(); }
+    int port() const { return listener.port(); }
+};
+
+// The bare handler on Poco's own HTTPServer (a thread per open connection, as the server ran before the listener):
+// for reference only. At 256 connections only 64 are served at a time, the rest wait for a thread.
+struct PocoHttpServer {
+    Poco::ThreadPool pool{"poco", 2, kThreads};
     std::unique_ptr<Poco::Net::HTTPServer> server;
 
-    TrivialServer() {
-        auto params = new Poco::Net::HTTPServerParams;  // the same settings ApiServer applies
+    PocoHttpServer() {
+        auto params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(kThreads);
         params->setMaxQueued(256);
         params->setKeepAlive(true);
@@ -66,12 +91,47 @@ struct TrivialServer {
         server = std::make_unique<Poco::Net::HTTPServer>(new TrivialFactory, pool, socket, params);
         server->start();
     }
-    ~TrivialServer() {
+    ~PocoHttpServer() {
         server->stopAll(true);
         pool.joinAll();
     }
     int port() const { return server->port(); }
 };
+
+// wrk's "3.42ms", "850.00us", "1.02s" in milliseconds.
+double milliseconds(const std::string& latency) {
+    std::smatch match;
+    if (!std::regex_match(latency, match, std::regex(R"(([0-9.]+)(us|ms|s|m))"))) return -1;
+    const double value = std::stod(match[1]);
+    if (match[2] == "us") return value / 1000;
+    if (match[2] == "ms") return value;
+    if (match[2] == "s") return value * 1000;
+    return value * 60000;
+}
+
+// The better of two runs of one server: the higher rate and the lower p99, each with its own run's other figures.
+void keepBest(WrkResult& best, const WrkResult& run) {
+    if (best.requestsPerSecond == 0) {
+        best = run;
+        return;
+    }
+    if (run.requestsPerSecond > best.requestsPerSecond) {
+        best.requestsPerSecond = run.requestsPerSecond;
+        best.p50 = run.p50;
+    }
+    if (milliseconds(run.p99) < milliseconds(best.p99)) {
+        best.p90 = run.p90;
+        best.p99 = run.p99;
+    }
+    best.non2xx += run.non2xx;
+    if (!run.socketErrors.empty()) best.socketErrors = run.socketErrors;
+}
+
+void printRow(const char* server, const WrkResult& result) {
+    std::printf("%-34s %12.0f %10s %10s %10s %10lld  %s\n", server, result.requestsPerSecond, result.p50.c_str(),
+                result.p90.c_str(), result.p99.c_str(), result.non2xx,
+                result.socketErrors.empty() ? "" : ("socket errors:" + result.socketErrors).c_str());
+}
 
 void invalidateAll(BenchBridge& bridge, const std::string& token, int organizations) {
     for (int org = 0; org < organizations; ++org) {
@@ -86,7 +146,6 @@ void invalidateAll(BenchBridge& bridge, const std::string& token, int organizati
 int main() {
     std::cout << "setting up: " << kOrganizations << " organizations connected through the stand-in...\n" << std::flush;
     BenchBridge bridge(kThreads, kOrganizations, kUsersPerOrganization);
-    TrivialServer trivial;
     const std::string token = bridge.syncEngineToken();
     const std::string body = brokerBody(BenchBridge::userId(0, 0, kUsersPerOrganization));
     if (httpRequest("127.0.0.1", bridge.port(), "POST", kAccessTokenPath, token, body).status != 200) {
@@ -94,41 +153,58 @@ int main() {
         return 1;
     }
 
-    std::cout << "\n== warm cache, " << kConnections << " keep-alive connections, " << kSeconds << " s each, wrk -t2\n";
-    const WrkResult baseline = runWrk(trivial.port(), "/", token, body, kConnections, kSeconds);
-
-    std::atomic<bool> sampling{true};
-    int fewestOpen = 1 << 30, mostOpen = 0, mostQueued = 0;
-    std::thread sampler([&] {
-        std::this_thread::sleep_for(std::chrono::seconds(1));  // let wrk open its connections
-        while (sampling.load()) {
-            const auto stats = bridge.service().connectionStats();
-            fewestOpen = std::min(fewestOpen, stats.current);
-            mostOpen = std::max(mostOpen, stats.current);
-            mostQueued = std::max(mostQueued, stats.queued);
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    BareListener bare;
+    PocoHttpServer poco;
+    bool targetsMet = true;
+    for (const int connections : kConnectionCounts) {
+        std::cout << "\n== warm cache, " << connections << " keep-alive connections, wrk -t2, " << kRounds
+                  << " alternating runs of " << kSeconds << " s each, the best of each kept\n";
+        const WrkResult reference = runWrk(poco.port(), "/", token, body, connections, kSeconds);
+        int fewestOpen = 1 << 30, mostOpen = 0;
+        std::atomic<bool> sampling{false};
+        std::atomic<bool> running{true};
+        std::thread sampler([&] {
+            while (running.load()) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                if (!sampling.load()) continue;
+                const auto stats = bridge.service().connectionStats();
+                fewestOpen = std::min(fewestOpen, stats.current);
+                mostOpen = std::max(mostOpen, stats.current);
+            }
+        });
+        const auto refreshesBefore = bridge.refreshCalls();
+        WrkResult baseline, broker;
+        for (int round = 0; round < kRounds; ++round) {
+            keepBest(baseline, runWrk(bare.port(), "/", token, body, connections, kSeconds));
+            std::thread startSampling([&] {
+                std::this_thread::sleep_for(std::chrono::seconds(1));  // let wrk open its connections
+                sampling = true;
+            });
+            keepBest(broker, runWrk(bridge.port(), kAccessTokenPath, token, body, connections, kSeconds));
+            startSampling.join();
+            sampling = false;
         }
-    });
-    const auto refreshesBefore = bridge.refreshCalls();
-    const WrkResult broker = runWrk(bridge.port(), kAccessTokenPath, token, body, kConnections, kSeconds);
-    sampling = false;
-    sampler.join();
-    const auto warmRefreshes = bridge.refreshCalls() - refreshesBefore;
+        running = false;
+        sampler.join();
+        const auto warmRefreshes = bridge.refreshCalls() - refreshesBefore;
 
-    std::printf("%-28s %12s %10s %10s %10s %10s\n", "server", "requests/s", "p50", "p90", "p99", "non-2xx");
-    std::printf("%-28s %12.0f %10s %10s %10s %10lld\n", "trivial Poco handler", baseline.requestsPerSecond,
-                baseline.p50.c_str(), baseline.p90.c_str(), baseline.p99.c_str(), baseline.non2xx);
-    std::printf("%-28s %12.0f %10s %10s %10s %10lld\n", "broker, warm cache", broker.requestsPerSecond,
-                broker.p50.c_str(), broker.p90.c_str(), broker.p99.c_str(), broker.non2xx);
-    std::printf("broker / trivial: %.0f%% (target: at least 50%%)\n",
-                100.0 * broker.requestsPerSecond / baseline.requestsPerSecond);
-    std::printf("connections open at the broker during the run: %d..%d of %d; most waiting for a thread: %d\n",
-                fewestOpen, mostOpen, kConnections, mostQueued);
-    std::printf("socket errors: trivial [%s], broker [%s]\n",
-                baseline.socketErrors.empty() ? "none" : baseline.socketErrors.c_str(),
-                broker.socketErrors.empty() ? "none" : broker.socketErrors.c_str());
-    std::printf("refreshes at Salesforce during the warm run: %lld (target: 0)\n",
-                static_cast<long long>(warmRefreshes));
+        std::printf("%-34s %12s %10s %10s %10s %10s\n", "server", "requests/s", "p50", "p90", "p99", "non-2xx");
+        printRow("bare handler, bridge's listener", baseline);
+        printRow("broker, warm cache", broker);
+        printRow("bare handler, Poco HTTPServer", reference);
+        const double throughput = broker.requestsPerSecond / baseline.requestsPerSecond;
+        const double tail = milliseconds(broker.p99) / milliseconds(baseline.p99);
+        const bool met = throughput >= kThroughputTarget && tail <= kTailTarget && broker.non2xx == 0;
+        targetsMet = targetsMet && met;
+        std::printf(
+            "broker / bare: throughput %.0f%% (target: at least %.0f%%), p99 %.2fx (target: at most %.1fx): %s\n",
+            100 * throughput, 100 * kThroughputTarget, tail, kTailTarget, met ? "met" : "NOT met");
+        std::printf("connections open at the broker during the run: %d..%d of %d\n", fewestOpen, mostOpen, connections);
+        std::printf("refreshes at Salesforce during the warm run: %lld (target: 0)\n",
+                    static_cast<long long>(warmRefreshes));
+    }
+    std::printf("\nwarm-cache targets at %d and %d connections: %s\n", kConnectionCounts[0], kConnectionCounts[1],
+                targetsMet ? "met" : "NOT met");
 
     std::cout << "\n== cold-cache storms\n";
     invalidateAll(bridge, token, 1);

@@ -37,7 +37,7 @@ constexpr int kSeconds = 10;
 constexpr int kStormRequests = 1000;
 constexpr int kStormConnectionsPerInstance = 50;
 constexpr int kSpreadStormRequests = 2000;
-const std::string kJwtSecret = "fleet-bench-admin-signing-secret";
+const std::string kJwtSecret = "fleet-bench-admin-signing-secret-of-40-bytes";
 const std::string kCryptoKeys = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 Poco::JSON::Object::Ptr jsonOf(const HttpAnswer& answer) {

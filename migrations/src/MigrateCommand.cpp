@@ -43,7 +43,7 @@ int runMigrateCommand(const Config& config, bool verify, std::ostream& out, std:
     auto log = logger("migrate");
 
     try {
-        auto store = openStore(config.store.dsn, kStorePoolSize);
+        auto store = openStore(config.store.dsn, kStorePoolSize, config.store.timeout);
         upgradeSchema(*store);
         LegacyReader reader(legacyDsn, config.migrate.batchSize);
         const LegacyOrganizationTranslator translator(decryptor, cipher, std::time(nullptr));

@@ -74,6 +74,9 @@ Poco::JSON::Object settingsToJson(const StandinSettings& settings) {
     json.set("approvalLimit", settings.approvalLimit);
     json.set("refreshDelayMs", settings.refreshDelayMs);
     json.set("revokeRedirect", settings.revokeRedirect);
+    json.set("revokeRedirectBase", settings.revokeRedirectBase);
+    json.set("instanceUrl", settings.instanceUrl);
+    json.set("identityUrl", settings.identityUrl);
     return json;
 }
 
@@ -182,7 +185,10 @@ StandinAnswer StandinControl::dispatch(const StandinRequest& request) {
         const StandinSettingsUpdate update{.rotation = optionalBool(*body, "rotation"),
                                            .approvalLimit = optionalBool(*body, "approvalLimit"),
                                            .refreshDelayMs = optionalNonNegativeInt(*body, "refreshDelayMs"),
-                                           .revokeRedirect = optionalBool(*body, "revokeRedirect")};
+                                           .revokeRedirect = optionalBool(*body, "revokeRedirect"),
+                                           .revokeRedirectBase = optionalString(*body, "revokeRedirectBase"),
+                                           .instanceUrl = optionalString(*body, "instanceUrl"),
+                                           .identityUrl = optionalString(*body, "identityUrl")};
         return StandinAnswer::json(200, settingsToJson(state_.updateSettings(update)));
     }
     if (path == "/control/reset") {

@@ -197,7 +197,9 @@ StandinAnswer StandinState::token(const StandinRequest& request) {
 StandinAnswer StandinState::revoke(const StandinRequest& request, bool redirected) {
     std::lock_guard lock(mutex_);
     if (settings_.revokeRedirect && !redirected) {
-        std::string location = "http://" + request.host + "/services/oauth2/revoke/redirected";
+        const std::string base =
+            settings_.revokeRedirectBase.empty() ? "http://" + request.host : settings_.revokeRedirectBase;
+        std::string location = base + "/services/oauth2/revoke/redirected";
         if (!request.rawQuery.empty()) location += "?" + request.rawQuery;
         return StandinAnswer::redirect(location);
     }
@@ -331,6 +333,9 @@ StandinSettings StandinState::updateSettings(const StandinSettingsUpdate& update
     if (update.approvalLimit) settings_.approvalLimit = *update.approvalLimit;
     if (update.refreshDelayMs) settings_.refreshDelayMs = *update.refreshDelayMs;
     if (update.revokeRedirect) settings_.revokeRedirect = *update.revokeRedirect;
+    if (update.revokeRedirectBase) settings_.revokeRedirectBase = *update.revokeRedirectBase;
+    if (update.instanceUrl) settings_.instanceUrl = *update.instanceUrl;
+    if (update.identityUrl) settings_.identityUrl = *update.identityUrl;
     return settings_;
 }
 
@@ -506,14 +511,16 @@ std::string StandinState::mintRefreshToken(std::uint64_t grantId) {
 StandinAnswer StandinState::tokenAnswer(const Grant& grant, const StandinRequest& request,
                                         const std::string& accessToken,
                                         const std::optional<std::string>& refreshToken) const {
-    const std::string id = "http://" + grant.loginHost + "/id/" + grant.organizationId + "/" + grant.userId;
+    const std::string id = settings_.identityUrl.empty()
+                               ? "http://" + grant.loginHost + "/id/" + grant.organizationId + "/" + grant.userId
+                               : settings_.identityUrl;
     const std::string issuedAt = millisecondsSinceEpoch();
     Poco::JSON::Object body;
     body.set("access_token", accessToken);
     if (refreshToken) body.set("refresh_token", *refreshToken);
     body.set("signature", hmacSha256Base64(clientSecret_, id + issuedAt));
     body.set("scope", grant.scope);
-    body.set("instance_url", "http://" + request.host);
+    body.set("instance_url", settings_.instanceUrl.empty() ? "http://" + request.host : settings_.instanceUrl);
     body.set("id", id);
     body.set("token_type", "Bearer");
     body.set("issued_at", issuedAt);

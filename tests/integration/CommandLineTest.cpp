@@ -42,7 +42,7 @@ using Environment = std::map<std::string, std::string>;
 
 // 32 bytes of key material, base64: what crypto.keys needs per key.
 const std::string kKeyMaterial = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-const std::string kJwtSecret = "command-line-test-secret";
+const std::string kJwtSecret = "command-line-test-signing-secret-of-40-bytes";
 
 struct Finished {
     int exitCode;
@@ -163,13 +163,16 @@ TEST_P(SubcommandHelpTest, ListsEveryOptionOnStandardOutput) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(CommandLine, SubcommandHelpTest,
-                         ::testing::Values(SubcommandOptions{"serve", {"--config", "--help"}},
-                                           SubcommandOptions{"schema", {"--config", "--help"}},
-                                           SubcommandOptions{
-                                               "token", {"--config", "--help", "--role", "--org", "--ttl", "--sub"}},
-                                           SubcommandOptions{"demo", {"--config", "--help"}}),
-                         [](const auto& info) { return info.param.subcommand; });
+INSTANTIATE_TEST_SUITE_P(
+    CommandLine, SubcommandHelpTest,
+    ::testing::Values(SubcommandOptions{"serve",
+                                        {"--config", "--help", "http.internalPort", "http.internalThreads",
+                                         "http.headTimeoutSeconds", "http.bodyTimeoutSeconds", "http.keepAliveSeconds",
+                                         "http.maxConnections", "salesforce.trustedDomains"}},
+                      SubcommandOptions{"schema", {"--config", "--help"}},
+                      SubcommandOptions{"token", {"--config", "--help", "--role", "--org", "--ttl", "--sub"}},
+                      SubcommandOptions{"demo", {"--config", "--help"}}),
+    [](const auto& info) { return info.param.subcommand; });
 
 TEST_F(CommandLineTest, BadUsageExitsTwoAndSaysWhy) {
     const std::vector<std::pair<std::vector<std::string>, std::string>> badUsages{
@@ -285,6 +288,8 @@ TEST_F(CommandLineTest, TokenRefusesIncompleteOrMalformedRequestsWithExitTwo) {
         {{"token", "--role", "support", "--ttl", "30x"}, "--ttl"},
         {{"token", "--role", "support", "--ttl", "-5m"}, "--ttl"},
         {{"token", "--role", "support", "--ttl", "1,5h"}, "--ttl"},
+        {{"token", "--role", "support", "--org", "1042"}, "--org is only for org-admin tokens"},
+        {{"token", "--role", "sync-engine", "--org", "1042"}, "--org is only for org-admin tokens"},
     };
     for (const auto& [arguments, reason] : refusals) {
         const Finished token = runBridge(arguments, secret);
@@ -299,6 +304,26 @@ TEST_F(CommandLineTest, TokenWithoutJwtSecretExitsTwo) {
     const Finished token = runBridge({"token", "--role", "support"});
     EXPECT_EQ(token.exitCode, 2);
     EXPECT_NE(token.err.find("admin.jwtSecret"), std::string::npos) << token.err;
+}
+
+// HS256 with a short key can be brute-forced offline from any token: neither serve nor token accepts one.
+TEST_F(CommandLineTest, JwtSecretShorterThanThirtyTwoBytesIsRefusedWithExitTwo) {
+    const std::string shortSecret(31, 's');
+    Environment environment = serveEnvironment();
+    environment["BRIDGE_ADMIN_JWTSECRET"] = shortSecret;
+    const Finished serve = runBridge({"serve"}, environment);
+    EXPECT_EQ(serve.exitCode, 2);
+    EXPECT_NE(serve.err.find("admin.jwtSecret is too short: 31 bytes, at least 32"), std::string::npos) << serve.err;
+    EXPECT_EQ(serve.err.find(shortSecret), std::string::npos) << "the message repeats the secret";
+
+    const Finished token = runBridge({"token", "--role", "support"}, {{"BRIDGE_ADMIN_JWTSECRET", shortSecret}});
+    EXPECT_EQ(token.exitCode, 2);
+    EXPECT_TRUE(token.out.empty());
+    EXPECT_NE(token.err.find("admin.jwtSecret is too short"), std::string::npos) << token.err;
+
+    const Finished exact =
+        runBridge({"token", "--role", "support"}, {{"BRIDGE_ADMIN_JWTSECRET", std::string(32, 's')}});
+    EXPECT_EQ(exact.exitCode, 0) << exact.err;
 }
 
 // --- schema, and where configuration comes from ---
@@ -344,15 +369,16 @@ TEST_F(CommandLineTest, PropertiesFileIsReadAndTheEnvironmentWinsOverIt) {
 }
 
 TEST_F(CommandLineTest, IniFileIsReadAndTheEnvironmentWinsOverIt) {
-    const std::string file = writeFile(
-        "bridge.ini", "[store]\ndsn = sqlite:" + pathOf("from-ini.db") + "\n[admin]\njwtSecret = ini-secret\n");
+    const std::string file =
+        writeFile("bridge.ini", "[store]\ndsn = sqlite:" + pathOf("from-ini.db") +
+                                    "\n[admin]\njwtSecret = ini-file-signing-secret-of-at-least-32-bytes\n");
     const Finished fromFile = runBridge({"schema", "--config", file});
     ASSERT_EQ(fromFile.exitCode, 0) << fromFile.err;
     EXPECT_TRUE(exists("from-ini.db"));
 
     const Finished iniSigned = runBridge({"token", "--config", file, "--role", "support"});
     ASSERT_EQ(iniSigned.exitCode, 0) << iniSigned.err;
-    verifiedClaims(iniSigned.out.substr(0, iniSigned.out.find('\n')), "ini-secret");
+    verifiedClaims(iniSigned.out.substr(0, iniSigned.out.find('\n')), "ini-file-signing-secret-of-at-least-32-bytes");
 
     const Finished environmentSigned =
         runBridge({"token", "--config", file, "--role", "support"}, {{"BRIDGE_ADMIN_JWTSECRET", kJwtSecret}});

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,7 +38,7 @@ using testsupport::MariaDbServer;
 using testsupport::ServeProcess;
 using testsupport::StandinProcess;
 
-const std::string kJwtSecret = "fleet-test-admin-signing-secret";
+const std::string kJwtSecret = "fleet-test-admin-signing-secret-of-40-bytes";
 const std::string kCryptoKeys = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const std::string kCallbackUrl = "http://bridge.example/oauth/salesforce/callback";
 const std::string kLegacyPage = "https://legacy.example/sf";
@@ -650,6 +651,65 @@ TEST_F(FleetTest, StoreOutageAnswers503WithinSecondsAndFullServiceReturnsWithout
         httpCall(portA(), "GET", "/api/v2/profiles/" + profile.id + "/users?limit=500", signedToken("support"));
     EXPECT_EQ(modernUsers.json()->getArray("items")->size(), listed.size());
     EXPECT_EQ(postUser(portB(), profile, outageEmail, "After outage").status, 201);
+}
+
+// The database does not go away but stops answering (SIGSTOP): every connection the instances hold stays open and
+// new ones are accepted by the kernel, so only store.timeout (5 s by default) bounds what a request waits.
+TEST_F(FleetTest, FrozenDatabaseAnswers503WithinTheStoreTimeoutAndServiceReturnsOnThaw) {
+    const auto [profile, users] = connectedOrganization("Frozen", 1);
+    ASSERT_EQ(brokerToken(portA(), users[0].legacyId).status, 200);
+    const std::string admin = signedToken("org-admin", {profile.legacyOrgId});
+    const std::string connectivityPath = "/api/v2/profiles/" + profile.id + "/connectivity";
+
+    fleet().database().freeze();
+    struct Answer {
+        HttpResult result;
+        Clock::duration took{};
+    };
+    std::vector<std::pair<std::string, std::future<Answer>>> answers;
+    const auto ask = [&](int port, std::string method, std::string path, std::string token) {
+        const std::string label = method + " " + path + " on port " + std::to_string(port);
+        answers.emplace_back(label, std::async(std::launch::async, [=] {
+                                 const auto started = Clock::now();
+                                 HttpResult result = httpCall(port, method, path, token);
+                                 return Answer{std::move(result), Clock::now() - started};
+                             }));
+    };
+    for (const int port : {portA(), portB()}) {
+        ask(port, "GET", "/readyz", {});
+        ask(port, "GET", legacyConnectivityPath(profile.legacyOrgId), admin);
+        ask(port, "GET", connectivityPath, admin);
+        ask(port, "GET", legacyUsersPath(profile.legacyOrgId), admin);
+    }
+    for (auto& [label, future] : answers) {
+        ASSERT_EQ(future.wait_for(15s), std::future_status::ready) << label << " still waits on the frozen database";
+        const Answer answer = future.get();
+        EXPECT_EQ(answer.result.status, 503) << label << ": " << answer.result.body;
+        EXPECT_LT(answer.took, 6s) << label;
+        if (answer.result.status == 503 && label.find("/readyz") == std::string::npos) {
+            const auto body = answer.result.json();
+            const std::string code =
+                body->has("code") ? body->getValue<std::string>("code") : body->getValue<std::string>("errorCode");
+            EXPECT_EQ(code, "STORE_UNAVAILABLE") << label;
+        }
+    }
+    // The broker serves its in-memory copies for at most a second, then waits on the store like everyone else.
+    const auto brokerStarted = Clock::now();
+    HttpResult broker = brokerToken(portB(), users[0].legacyId);
+    while (broker.status == 200 && Clock::now() - brokerStarted < 3s) broker = brokerToken(portB(), users[0].legacyId);
+    EXPECT_EQ(broker.status, 503) << broker.body;
+    EXPECT_LT(Clock::now() - brokerStarted, 3s + 6s);
+
+    fleet().database().thaw();
+    waitUntilReady(portA(), 20s);
+    waitUntilReady(portB(), 20s);
+    for (const int port : {portA(), portB()}) {
+        const HttpResult legacy = httpCall(port, "GET", legacyConnectivityPath(profile.legacyOrgId), admin);
+        ASSERT_EQ(legacy.status, 200) << legacy.body;
+        EXPECT_EQ(legacy.json()->getObject("data")->getValue<std::string>("connectionStatus"), "Established");
+        EXPECT_EQ(httpCall(port, "GET", connectivityPath, admin).status, 200);
+        EXPECT_EQ(brokerToken(port, users[0].legacyId).status, 200);
+    }
 }
 
 // A fleet of its own: its test crashes one of the instances.

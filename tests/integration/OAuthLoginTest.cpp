@@ -612,6 +612,57 @@ TEST_F(OAuthLoginTest, RefusedCodeExchangeIsTokenExchangeFailed) {
     expectRefusalRecorded(kOrg, "TOKEN_EXCHANGE_FAILED", "legacy", "admin-ann");
 }
 
+// A token answer naming somewhere other than Salesforce would have the server (identity URL) or the sync engine
+// (instance_url) send a token there: the login is refused and the grant revoked.
+TEST_F(OAuthLoginTest, TokenAnswerPointingOffSalesforceIsRefusedAndRevoked) {
+    constexpr std::int64_t kOrg = 3210;
+    seed(kOrg);
+    connectThroughLegacy(kOrg, kServiceAccount);
+    const std::string before = connectionSnapshot(kOrg);
+    const std::int64_t liveTokens = counter("activeRefreshTokens");
+
+    const std::vector<testsupport::StandinSettingsChange> hostile{
+        {.instanceUrl = std::string("https://evil.example")},
+        {.instanceUrl = std::string("https://login.salesforce.com.evil.example")},
+        {.instanceUrl = std::string("http://acme.my.salesforce.com")},  // Salesforce's host, but not over https
+        {.identityUrl = std::string("https://evil.example/id/00D000000000001AAA/005000000000001AAA")},
+        {.identityUrl = std::string("https://user@acme.my.salesforce.com/id/00D/005")},
+    };
+    for (auto change : hostile) {
+        SCOPED_TRACE(change.instanceUrl.value_or(change.identityUrl.value_or("")));
+        change.instanceUrl = change.instanceUrl.value_or("");  // "": the stand-in's own
+        change.identityUrl = change.identityUrl.value_or("");
+        server->salesforce().settings(change);
+        const std::int64_t revocations = counter("revocations");
+        EXPECT_EQ(redirectedTo(logInAtSalesforce(authorizationUrlOf(legacyConnect(kOrg, "production")))),
+                  legacyPage(refusal("TOKEN_EXCHANGE_FAILED")));
+        EXPECT_EQ(counter("revocations"), revocations + 1);  // the refused grant holds no approval
+        EXPECT_EQ(counter("activeRefreshTokens"), liveTokens);
+        EXPECT_EQ(connectionSnapshot(kOrg), before);
+        expectRefusalRecorded(kOrg, "TOKEN_EXCHANGE_FAILED", "legacy", "admin-ann");
+    }
+    server->salesforce().reset();
+}
+
+// The return pages carry a login's outcome in their address: nothing may frame them, sniff them, pass their
+// address on or keep them.
+TEST_F(OAuthLoginTest, ReturnPagesAndTheCallbackSendSecurityHeaders) {
+    for (const std::string panel : {"legacy", "modern"}) {
+        const auto page = call("GET", "/oauth/salesforce/done/" + panel + "?connectivity=connected", "");
+        ASSERT_EQ(page.status, 200);
+        const std::string policy = page.header("Content-Security-Policy");
+        EXPECT_NE(policy.find("frame-ancestors 'none'"), std::string::npos) << policy;
+        EXPECT_NE(policy.find("default-src 'none'"), std::string::npos) << policy;
+        EXPECT_EQ(page.header("X-Content-Type-Options"), "nosniff");
+        EXPECT_EQ(page.header("Referrer-Policy"), "no-referrer");
+        EXPECT_EQ(page.header("Cache-Control"), "no-store");
+    }
+    const auto callbackAnswer = call("GET", std::string(kCallbackPath) + "?code=x&state=never-issued", "");
+    ASSERT_EQ(callbackAnswer.status, 302);
+    EXPECT_EQ(callbackAnswer.header("Referrer-Policy"), "no-referrer");
+    EXPECT_EQ(callbackAnswer.header("Cache-Control"), "no-store");
+}
+
 TEST_F(OAuthLoginTest, TamperedCodeChallengeFailsPkceAtSalesforce) {
     constexpr std::int64_t kOrg = 3209;
     seed(kOrg);

@@ -75,6 +75,11 @@ ServerHarness::ServerHarness(Options options) {
 
     config_.http.port = 0;
     config_.http.threads = options.threads;
+    config_.http.headTimeoutSeconds = options.headTimeoutSeconds;
+    config_.http.bodyTimeoutSeconds = options.bodyTimeoutSeconds;
+    config_.http.keepAliveSeconds = options.idleSeconds;
+    config_.http.internalPort = options.internalPort;
+    config_.http.internalThreads = options.internalThreads;
     config_.store.dsn =
         options.storeDsn.empty() ? "sqlite:" + Poco::Path(directory_, "bridge.db").toString() : options.storeDsn;
     config_.crypto.keys = options.cryptoKeys.empty() ? "k1:" + base64Encode(randomBytes(32)) : options.cryptoKeys;

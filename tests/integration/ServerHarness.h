@@ -44,6 +44,13 @@ public:
         // crypto.keys; empty: a random key of its own. Given, so that tokens that another process (the migrator)
         // sealed into the same store can be opened.
         std::string cryptoKeys{};
+        // The listener's deadlines (http.headTimeoutSeconds, http.bodyTimeoutSeconds, http.keepAliveSeconds).
+        int headTimeoutSeconds = 10;
+        int bodyTimeoutSeconds = 10;
+        int idleSeconds = 15;
+        // http.internalPort (0: an ephemeral one) and http.internalThreads; nullopt: /internal/v1 on port().
+        std::optional<int> internalPort{};
+        int internalThreads = 4;
     };
 
     ServerHarness();
@@ -51,6 +58,8 @@ public:
     ~ServerHarness();
 
     int port() const { return service_->port(); }
+    int internalPort() const { return service_->internalPort(); }
+    app::BridgeService& service() { return *service_; }
     Store& store() { return service_->store(); }
     testsupport::StandinProcess& salesforce() { return *salesforce_; }
     const Config& config() const { return config_; }

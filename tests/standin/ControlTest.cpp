@@ -62,7 +62,9 @@ TEST_F(ControlTest, SettingsChangeOnlyWhatIsGivenAndEchoEverything) {
     const HttpReply second = client_.control("/control/settings", R"({"approvalLimit": true})");
 
     EXPECT_EQ(first.status, 200);
-    EXPECT_EQ(second.body, R"({"approvalLimit":true,"refreshDelayMs":25,"revokeRedirect":false,"rotation":true})");
+    EXPECT_EQ(second.body,
+              R"({"approvalLimit":true,"identityUrl":"","instanceUrl":"","refreshDelayMs":25,"revokeRedirect":false,)"
+              R"("revokeRedirectBase":"","rotation":true})");
     EXPECT_EQ(client_.control("/control/settings", R"({"refreshDelayMs": -1})").status, 400);
 }
 

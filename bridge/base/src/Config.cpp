@@ -67,8 +67,20 @@ Config loadConfig(const Poco::Util::AbstractConfiguration* file, const Environme
     config.http.maxQueued = static_cast<int>(keys.integer("http.maxQueued", config.http.maxQueued, 1, 65536));
     config.http.keepAliveSeconds =
         static_cast<int>(keys.integer("http.keepAliveSeconds", config.http.keepAliveSeconds, 0, 3600));
+    config.http.headTimeoutSeconds =
+        static_cast<int>(keys.integer("http.headTimeoutSeconds", config.http.headTimeoutSeconds, 1, 3600));
+    config.http.bodyTimeoutSeconds =
+        static_cast<int>(keys.integer("http.bodyTimeoutSeconds", config.http.bodyTimeoutSeconds, 1, 3600));
+    config.http.maxConnections =
+        static_cast<int>(keys.integer("http.maxConnections", config.http.maxConnections, 1, 1000000));
+    if (auto internal = keys.raw("http.internalPort"); internal && !internal->empty()) {
+        config.http.internalPort = static_cast<int>(keys.integer("http.internalPort", 0, 0, 65535));
+    }
+    config.http.internalThreads =
+        static_cast<int>(keys.integer("http.internalThreads", config.http.internalThreads, 1, 4096));
 
     config.store.dsn = keys.text("store.dsn", config.store.dsn);
+    config.store.timeout = std::chrono::seconds(keys.integer("store.timeout", config.store.timeout.count(), 1, 600));
 
     config.crypto.keys = keys.text("crypto.keys", "");
     if (auto active = keys.raw("crypto.activeKey"); active && !active->empty()) config.crypto.activeKey = *active;
@@ -88,6 +100,8 @@ Config loadConfig(const Poco::Util::AbstractConfiguration* file, const Environme
         salesforce.keepAliveInterval =
             std::chrono::seconds(keys.integer("salesforce.keepAliveSeconds", 0, 0, 365LL * 24 * 3600));
     }
+
+    salesforce.trustedDomains = keys.text("salesforce.trustedDomains", salesforce.trustedDomains);
 
     config.panel.legacyReturnUrl = keys.text("panel.legacy.returnUrl", "");
     config.panel.modernReturnUrl = keys.text("panel.modern.returnUrl", "");

@@ -12,30 +12,53 @@ namespace bridge {
 
 namespace {
 
-// Writes the message as the body of a JSON string, so that a log line stays one valid JSON object whatever the
-// message holds (quotes, newlines, names in any script).
+// Appends `text` with every control character escaped as JSON writes it (\n, \r, \t, \u00XX, and DEL as
+// \u007f), and the backslash doubled, so that nothing a client or Salesforce sent (a method, an error_description,
+// a database's message) can start a line of its own or pass for an escape. In JSON, quotes are escaped as well.
+void appendEscaped(std::string_view text, bool escapeQuotes, spdlog::memory_buf_t& out) {
+    constexpr char hex[] = "0123456789abcdef";
+    for (char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        switch (c) {
+            case '"':
+                if (escapeQuotes) {
+                    out.append(std::string_view("\\\""));
+                } else {
+                    out.push_back(c);
+                }
+                break;
+            case '\\': out.append(std::string_view("\\\\")); break;
+            case '\n': out.append(std::string_view("\\n")); break;
+            case '\r': out.append(std::string_view("\\r")); break;
+            case '\t': out.append(std::string_view("\\t")); break;
+            default:
+                if (byte < 0x20 || byte == 0x7f) {
+                    const char escaped[] = {'\\', 'u', '0', '0', hex[(byte >> 4) & 0xF], hex[byte & 0xF]};
+                    out.append(escaped, escaped + sizeof escaped);
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+}
+
+// The message as the body of a JSON string, so that a log line stays one valid JSON object whatever the message
+// holds (quotes, newlines, names in any script).
 class JsonEscapedMessage : public spdlog::custom_flag_formatter {
 public:
     void format(const spdlog::details::log_msg& message, const std::tm&, spdlog::memory_buf_t& out) override {
-        for (char c : std::string_view(message.payload.data(), message.payload.size())) {
-            switch (c) {
-                case '"': out.append(std::string_view("\\\"")); break;
-                case '\\': out.append(std::string_view("\\\\")); break;
-                case '\n': out.append(std::string_view("\\n")); break;
-                case '\r': out.append(std::string_view("\\r")); break;
-                case '\t': out.append(std::string_view("\\t")); break;
-                default:
-                    if (static_cast<unsigned char>(c) < 0x20) {
-                        constexpr char hex[] = "0123456789abcdef";
-                        const char escaped[] = {'\\', 'u', '0', '0', hex[(c >> 4) & 0xF], hex[c & 0xF]};
-                        out.append(escaped, escaped + sizeof escaped);
-                    } else {
-                        out.push_back(c);
-                    }
-            }
-        }
+        appendEscaped(std::string_view(message.payload.data(), message.payload.size()), true, out);
     }
     std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonEscapedMessage>(); }
+};
+
+// The message of a text line: one event per line, whatever the message holds.
+class TextEscapedMessage : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& message, const std::tm&, spdlog::memory_buf_t& out) override {
+        appendEscaped(std::string_view(message.payload.data(), message.payload.size()), false, out);
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<TextEscapedMessage>(); }
 };
 
 // Standard error, written in large pieces: a request log line per request would otherwise cost a write(2) and a
@@ -82,7 +105,7 @@ std::unique_ptr<spdlog::formatter> makeFormatter(const LogConfig& config) {
         formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
             R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n","message":"%*"})");
     } else {
-        formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v");
+        formatter->add_flag<TextEscapedMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %*");
     }
     return formatter;
 }

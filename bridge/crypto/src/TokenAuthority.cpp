@@ -124,7 +124,10 @@ std::string TokenAuthority::issue(const Principal& principal, std::chrono::secon
     token.setType("JWT");
     token.setSubject(principal.subject);
     token.payload().set(std::string(kRoleClaim), std::string(roleName(principal.role)));
-    if (principal.role == Role::OrgAdmin || !principal.organizations.empty()) {
+    if (principal.role != Role::OrgAdmin && !principal.organizations.empty()) {
+        throw std::invalid_argument("only an org-admin token names organizations");
+    }
+    if (principal.role == Role::OrgAdmin) {
         Poco::JSON::Array::Ptr organizations = new Poco::JSON::Array;
         for (const std::int64_t organization : principal.organizations) organizations->add(organization);
         token.payload().set(std::string(kOrganizationsClaim), organizations);
@@ -163,8 +166,12 @@ Principal TokenAuthority::verify(std::string_view bearerToken) const {
     if (!role) reject("bearer token role is unknown");
     principal.role = *role;
     principal.expiresAt = expiresAt;
-    if (principal.role == Role::OrgAdmin || claims->has(std::string(kOrganizationsClaim))) {
+    // Support and the sync engine reach every organization: a list in their token would read as a limit that
+    // nothing enforces, so such a token is not one we issued.
+    if (principal.role == Role::OrgAdmin) {
         principal.organizations = organizationsOf(*claims);
+    } else if (claims->has(std::string(kOrganizationsClaim))) {
+        reject("bearer token names organizations for a role that has none");
     }
     return principal;
 }

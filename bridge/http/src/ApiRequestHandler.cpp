@@ -4,11 +4,13 @@
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/NullStream.h>
 #include <Poco/StreamCopier.h>
 
 #include <chrono>
 
+#include "RequestReadDeadline.h"
 #include "bridge/base/Logging.h"
 #include "bridge/http/ApiServer.h"
 #include "bridge/http/ProblemJson.h"
@@ -38,6 +40,9 @@ std::optional<std::string> bearerToken(const Poco::Net::HTTPServerRequest& reque
 
 class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
 public:
+    // The most of an unread body (after an early refusal) read to keep the connection; beyond, it is closed.
+    static constexpr std::size_t kDrainBytes = 4 * 1024;
+
     ApiRequestHandler(const ApiFamily& family, const ApiRequestHandlerFactory::FamilyInstruments& instruments,
                       const Route* route, std::map<std::string, std::string> parameters, BearerVerifier& verifier,
                       spdlog::logger& log)
@@ -51,8 +56,10 @@ public:
     void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
         const auto started = std::chrono::steady_clock::now();
         bool bodyConsumed = false;
-        ApiResponse answer = answerFor(request, bodyConsumed);
-        const bool closing = !bodyConsumed && !drain(request);
+        ApiResponse answer = answerFor(request, response, bodyConsumed);
+        // A body cut short (the client left, or its deadline passed) leaves the connection unusable.
+        const bool closing = bodyCut_ || (!bodyConsumed && !drain(request));
+        finishedReading(request);
         if (closing) response.setKeepAlive(false);
         send(answer, response);
         if (closing) lingeringClose(request);
@@ -66,7 +73,8 @@ public:
     }
 
 private:
-    ApiResponse answerFor(Poco::Net::HTTPServerRequest& request, bool& bodyConsumed) {
+    ApiResponse answerFor(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                          bool& bodyConsumed) {
         try {
             if (route_ == nullptr) throw Error(ErrorCode::RouteNotFound, "No such endpoint.");
             if (request.getContentLength64() > static_cast<Poco::Int64>(ApiServer::kMaxBodyBytes)) {
@@ -83,10 +91,14 @@ private:
                                   route_->pathTemplate,
                                   parameters_,
                                   std::move(query),
-                                  readBody(request),
+                                  {},
                                   std::nullopt};
-            bodyConsumed = true;
+            // Before the body: a caller without a valid token must not make the server wait for, or read, 64 KiB.
             authenticate(request, apiRequest);
+            if (request.getExpectContinue()) response.sendContinue();
+            apiRequest.body = readBody(request);
+            bodyConsumed = true;
+            finishedReading(request);
             return route_->handle(apiRequest);
         } catch (const Error& error) {
             if (error.code() == ErrorCode::Internal) log_.error("internal error: {}", error.what());
@@ -99,8 +111,13 @@ private:
         }
     }
 
+    // The listener stops the clock on the request's bytes: what the route does next may take its time.
+    static void finishedReading(Poco::Net::HTTPServerRequest& request) {
+        if (auto* deadline = RequestReadDeadline::of(request)) deadline->disarm();
+    }
+
     // Reads at most 64 KiB; a chunked body that goes past it is refused without reading the rest.
-    static std::string readBody(Poco::Net::HTTPServerRequest& request) {
+    std::string readBody(Poco::Net::HTTPServerRequest& request) {
         std::string body;
         std::istream& stream = request.stream();
         char buffer[8192];
@@ -109,6 +126,13 @@ private:
             if (body.size() > ApiServer::kMaxBodyBytes) {
                 throw Error(ErrorCode::PayloadTooLarge, "The request body is larger than 64 KiB.");
             }
+        }
+        // Poco's stream ends quietly when the connection does (the client left, or its body's deadline passed):
+        // a cut body is never handed to a route.
+        const auto declared = request.getContentLength64();
+        if (declared >= 0 && static_cast<Poco::Int64>(body.size()) < declared) {
+            bodyCut_ = true;
+            throw Error(ErrorCode::ValidationFailed, "The request body ended before its declared length.");
         }
         return body;
     }
@@ -125,15 +149,16 @@ private:
     }
 
     // An unread body left on a keep-alive connection would be parsed as the next request: read a small one to its
-    // end. A large or unbounded one is not read; false tells the caller to close the connection instead.
+    // end. A larger or unbounded one is not read (the caller may not even hold a valid token), nor one the client
+    // holds back until we say 100 Continue: false tells the caller to close the connection instead.
     static bool drain(Poco::Net::HTTPServerRequest& request) {
         const auto length = request.getContentLength64();
-        if (length >= 0 && length <= static_cast<Poco::Int64>(ApiServer::kMaxBodyBytes)) {
-            Poco::NullOutputStream discard;
-            Poco::StreamCopier::copyStream(request.stream(), discard);
-            return true;
-        }
-        return length == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && !request.getChunkedTransferEncoding();
+        if (length == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH) return !request.getChunkedTransferEncoding();
+        if (length == 0) return true;
+        if (length > static_cast<Poco::Int64>(kDrainBytes) || request.getExpectContinue()) return false;
+        Poco::NullOutputStream discard;
+        Poco::StreamCopier::copyStream(request.stream(), discard);
+        return true;
     }
 
     // Closing a socket with unread bytes makes the kernel reset the connection, and a client still sending its
@@ -158,7 +183,7 @@ private:
     }
 
     static void send(const ApiResponse& answer, Poco::Net::HTTPServerResponse& response) {
-        response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
+        response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
         for (const auto& [name, value] : answer.headers) response.set(name, value);
         if (answer.status == 204 || answer.body.empty()) {
             response.setContentLength(0);
@@ -176,6 +201,7 @@ private:
     std::map<std::string, std::string> parameters_;
     BearerVerifier& verifier_;
     spdlog::logger& log_;
+    bool bodyCut_ = false;
 };
 
 }  // namespace

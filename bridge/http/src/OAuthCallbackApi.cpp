@@ -21,6 +21,17 @@ std::string escapeHtml(std::string_view text) {
     return out;
 }
 
+// What a browser must know about a page it was sent to with a login's outcome in its address: nothing may frame
+// it, run or load anything in it, sniff it into another type, pass its address on, or keep it.
+void addPageHeaders(ApiResponse& response) {
+    response.headers.emplace_back("Content-Security-Policy",
+                                  "default-src 'none'; frame-ancestors 'none'; "
+                                  "base-uri 'none'; form-action 'none'");
+    response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    response.headers.emplace_back("Referrer-Policy", "no-referrer");
+    response.headers.emplace_back("Cache-Control", "no-store");
+}
+
 ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle) {
     const std::string outcome = request.queryParameter("connectivity").value_or("");
     const std::string reason = request.queryParameter("reason").value_or("");
@@ -34,6 +45,7 @@ ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle) {
                     "</title></head><body><h1>" + escapeHtml(headline) + "</h1><p>" + escapeHtml(detail) + "</p><p>" +
                     escapeHtml(panelTitle) + "</p>" +
                     (reason.empty() ? "" : "<p><small>Code: " + escapeHtml(reason) + "</small></p>") + "</body></html>";
+    addPageHeaders(response);
     return response;
 }
 
@@ -64,7 +76,12 @@ OAuthCallbackApi::OAuthCallbackApi(Connectivity& connectivity) {
          [&connectivity](ApiRequest& request) {
              CallbackQuery query{request.queryParameter("code"), request.queryParameter("state"),
                                  request.queryParameter("error")};
-             return ApiResponse::redirect(connectivity.completeLogin(query));
+             // The callback's address holds the authorization code: the redirect must not pass it on as a
+             // referrer, nor be kept.
+             ApiResponse redirect = ApiResponse::redirect(connectivity.completeLogin(query));
+             redirect.headers.emplace_back("Referrer-Policy", "no-referrer");
+             redirect.headers.emplace_back("Cache-Control", "no-store");
+             return redirect;
          }},
         {"GET", std::string(kLegacyReturnPath), Access::Public,
          [](ApiRequest& request) { return returnPage(request, "Return to Organizations > Salesforce Connectivity."); }},

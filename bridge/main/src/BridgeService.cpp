@@ -32,10 +32,20 @@ TokenCipher cipherFrom(const CryptoConfig& crypto) {
 
 }  // namespace
 
+void checkJwtSecret(const std::string& secret, std::string_view purpose) {
+    if (secret.empty()) throw ConfigError("admin.jwtSecret is required to " + std::string(purpose));
+    // HS256 is only as strong as its key: RFC 7518 asks for at least as many bits as the hash gives (256).
+    if (secret.size() < kMinimumJwtSecretBytes) {
+        throw ConfigError("admin.jwtSecret is too short: " + std::to_string(secret.size()) + " bytes, at least " +
+                          std::to_string(kMinimumJwtSecretBytes) +
+                          " are required (generate one with: openssl rand -base64 48)");
+    }
+}
+
 void checkServeConfig(const Config& config) {
     if (config.crypto.keys.empty())
         throw ConfigError("crypto.keys is required: serve refuses to store tokens unencrypted");
-    if (config.admin.jwtSecret.empty()) throw ConfigError("admin.jwtSecret is required to verify bearer tokens");
+    checkJwtSecret(config.admin.jwtSecret, "verify bearer tokens");
     cipherFrom(config.crypto);
 }
 
@@ -44,7 +54,8 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
     cipher_ = std::make_unique<TokenCipher>(cipherFrom(config_.crypto));
     authority_ = std::make_unique<TokenAuthority>(config_.admin.jwtSecret);
     // Each request thread may hold a store session; a few more serve background work.
-    store_ = openStore(config_.store.dsn, config_.http.threads + 4);
+    const int requestThreads = config_.http.threads + (config_.http.internalPort ? config_.http.internalThreads : 0);
+    store_ = openStore(config_.store.dsn, requestThreads + 4, config_.store.timeout);
     migrations::upgradeSchema(*store_);
 
     SalesforceSettings salesforce;
@@ -54,6 +65,7 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
     salesforce.sandboxLoginUrl = config_.salesforce.sandboxLoginUrl;
     salesforce.callbackUrl = config_.salesforce.callbackUrl;
     salesforce.timeout = config_.salesforce.timeout;
+    salesforce.trustedDomains = config_.salesforce.trustedDomains;
     salesforce_ = std::make_unique<SalesforceClient>(salesforce);
 
     ReturnPages pages;
@@ -76,11 +88,13 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
     std::vector<std::shared_ptr<ApiFamily>> families{
         std::make_shared<legacy::LegacyApi>(*directory_, *connectivity_),
         std::make_shared<modern::ModernApi>(*directory_, *connectivity_),
-        std::make_shared<modern::BrokerApi>(*broker_),
         std::make_shared<OAuthCallbackApi>(*connectivity_),
         std::make_shared<OperationsApi>(*store_, metrics_, std::string(openApiDocument())),
     };
-    server_ = std::make_unique<ApiServer>(config_.http, std::move(families), *authority_, metrics_);
+    // The sync engine's family: on http.internalPort when one is set, else beside the others.
+    std::vector<std::shared_ptr<ApiFamily>> internalFamilies{std::make_shared<modern::BrokerApi>(*broker_)};
+    server_ = std::make_unique<ApiServer>(config_.http, std::move(families), std::move(internalFamilies), *authority_,
+                                          metrics_);
 }
 
 BridgeService::~BridgeService() { stop(); }
@@ -96,6 +110,9 @@ void BridgeService::start() {
     }
     server_->start();
     logger("http")->info("listening on port {}", server_->port());
+    if (server_->internalPort() != 0) {
+        logger("http")->info("serving /internal/v1 on its own port {}", server_->internalPort());
+    }
 }
 
 void BridgeService::stop() {
@@ -104,5 +121,7 @@ void BridgeService::stop() {
 }
 
 int BridgeService::port() const { return server_->port(); }
+
+int BridgeService::internalPort() const { return server_->internalPort(); }
 
 }  // namespace bridge::app

@@ -33,7 +33,28 @@ struct Subcommand {
     std::string name;
     std::string summary;
     OptionSet options;
+    std::string footer{};
 };
+
+// The keys `bridge serve` reads beyond OPERATIONS.md's table: the listener's (docs/http.md) and the others
+// (docs/configuration.md).
+constexpr const char* kServeKeys =
+    "configuration keys of the HTTP listener (file or BRIDGE_ environment, see docs/http.md):\n"
+    "  http.port                 public port (8080)\n"
+    "  http.threads              workers answering complete requests; idle connections hold none (64)\n"
+    "  http.maxQueued            listen backlog (256)\n"
+    "  http.maxConnections       open connections per listener; beyond, new ones are closed (10000)\n"
+    "  http.headTimeoutSeconds   a request head must be complete this long after its first byte (10)\n"
+    "  http.bodyTimeoutSeconds   and its body this long after the head (10)\n"
+    "  http.keepAliveSeconds     an idle keep-alive connection is closed after this; 0 = no keep-alive (15)\n"
+    "  http.internalPort         serve /internal/v1 (the sync engine) on this port only, with its own workers\n"
+    "                            (absent: on http.port)\n"
+    "  http.internalThreads      the internal port's workers (16)\n"
+    "other keys beyond OPERATIONS.md (docs/configuration.md):\n"
+    "  store.timeout             seconds a database read, write or lock wait may take (5)\n"
+    "  salesforce.keepAliveSeconds  salesforce.keepAliveHours, in seconds\n"
+    "  salesforce.trustedDomains domains a token answer's instance_url and identity URL may be on\n"
+    "                            (salesforce.com,force.com,salesforce.mil,cloudforce.com)\n";
 
 Option valued(const std::string& name, const std::string& argument, const std::string& description) {
     return Option(name, "", description).argument(argument).required(false).repeatable(false);
@@ -45,7 +66,8 @@ std::vector<Subcommand> subcommands() {
         options.addOption(Option("help", "", "show this help").required(false).repeatable(false));
     };
     std::vector<Subcommand> all;
-    all.push_back({"serve", "run the server until SIGTERM/SIGINT, then drain in-flight requests and stop", {}});
+    all.push_back(
+        {"serve", "run the server until SIGTERM/SIGINT, then drain in-flight requests and stop", {}, kServeKeys});
     all.push_back({"schema", "bring the shared store's schema up to date", {}});
     all.push_back({"token", "print a signed admin or sync-engine JWT", {}});
     all.push_back({"demo", "run an embedded store, a built-in Salesforce stand-in and the server, with demo data", {}});
@@ -62,10 +84,11 @@ std::vector<Subcommand> subcommands() {
     all[5].options.addOption(valued("batch-size", "N", "values re-sealed per transaction (default 500)"));
     auto& token = all[2].options;
     token.addOption(valued("role", "ROLE", "support, org-admin or sync-engine (required)"));
-    token.addOption(Option("org", "", "legacy organization id an org-admin may see (repeat for several)")
-                        .argument("ID")
-                        .required(false)
-                        .repeatable(true));
+    token.addOption(
+        Option("org", "", "legacy organization id an org-admin may see (repeat for several); org-admin only")
+            .argument("ID")
+            .required(false)
+            .repeatable(true));
     token.addOption(valued("ttl", "DURATION", "lifetime: 90s, 30m, 8h or 7d (default 8h)"));
     token.addOption(valued("sub", "NAME", "who the token speaks for (default: cli)"));
     return all;
@@ -86,7 +109,9 @@ void printHelp(std::ostream& out, const Subcommand& subcommand) {
     help.setCommand("bridge " + subcommand.name);
     help.setUsage("[options]");
     help.setHeader(subcommand.summary);
+    if (!subcommand.footer.empty()) help.setFooter(subcommand.footer);
     help.format(out);
+    if (!subcommand.footer.empty()) out << "\n" << subcommand.footer;
 }
 
 class UsageError : public std::runtime_error {
@@ -182,14 +207,14 @@ int serve(const Config& config) {
 }
 
 int schema(const Config& config) {
-    auto store = openStore(config.store.dsn, 2);
+    auto store = openStore(config.store.dsn, 2, config.store.timeout);
     const int version = migrations::upgradeSchema(*store);
     std::cout << "store schema at version " << version << "\n";
     return kExitDone;
 }
 
 int token(const Config& config, const std::multimap<std::string, std::string>& options) {
-    if (config.admin.jwtSecret.empty()) throw ConfigError("admin.jwtSecret is required to sign tokens");
+    checkJwtSecret(config.admin.jwtSecret, "sign tokens");
     auto roleName = single(options, "role");
     if (!roleName) throw UsageError("--role is required");
     auto role = parseRole(*roleName);
@@ -204,6 +229,11 @@ int token(const Config& config, const std::multimap<std::string, std::string>& o
     }
     if (principal.role == Role::OrgAdmin && principal.organizations.empty()) {
         throw UsageError("an org-admin token needs at least one --org");
+    }
+    // Support sees every organization and the sync engine asks for any user: a list of organizations in their
+    // tokens would read as a limit that nothing enforces.
+    if (principal.role != Role::OrgAdmin && !principal.organizations.empty()) {
+        throw UsageError("--org is only for org-admin tokens; a " + *roleName + " token names no organizations");
     }
     const auto ttl = parseDuration(single(options, "ttl").value_or("8h"));
     std::cout << TokenAuthority(config.admin.jwtSecret).issue(principal, ttl) << "\n";

@@ -2,29 +2,17 @@
 
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <initializer_list>
 #include <utility>
 
+#include "bridge/base/Logging.h"
 #include "bridge/crypto/Secrets.h"
 
 namespace bridge {
 namespace {
 
-constexpr std::string_view kLoggerName = "salesforce";
 constexpr int kMaxRedirects = 2;
-
-std::shared_ptr<spdlog::logger> salesforceLogger() {
-    if (auto logger = spdlog::get(std::string(kLoggerName))) return logger;
-    try {
-        return spdlog::stdout_color_mt(std::string(kLoggerName));
-    } catch (const spdlog::spdlog_ex&) {
-        // Another thread registered it between the two calls.
-        return spdlog::get(std::string(kLoggerName));
-    }
-}
 
 std::string_view environmentName(Environment environment) {
     return environment == Environment::Sandbox ? "sandbox" : "production";
@@ -82,7 +70,11 @@ SalesforceClient::Pkce SalesforceClient::makePkce() {
 }
 
 SalesforceClient::SalesforceClient(SalesforceSettings settings)
-    : settings_(std::move(settings)), transport_(settings_.timeout), logger_(salesforceLogger()) {}
+    : settings_(std::move(settings)),
+      hosts_(SalesforceHosts::parseDomains(settings_.trustedDomains),
+             {settings_.productionLoginUrl, settings_.sandboxLoginUrl}),
+      transport_(settings_.timeout),
+      logger_(logger("salesforce")) {}
 
 std::string SalesforceClient::authorizationUrl(Environment environment, std::string_view state,
                                                std::string_view codeChallenge) const {
@@ -106,6 +98,17 @@ TokenResult SalesforceClient::exchangeCode(Environment environment, std::string_
                                                             {"client_id", settings_.clientId},
                                                             {"client_secret", settings_.clientSecret}}))
                              .result;
+    if (result.succeeded() &&
+        (!hosts_.trusts(result.value().instanceUrl) || !hosts_.trusts(result.value().identityUrl))) {
+        const TokenGrant& grant = result.value();
+        const bool instanceTrusted = hosts_.trusts(grant.instanceUrl);
+        logger_->warn("code exchange ({}): the answer's {} is not on a Salesforce host: refusing the login",
+                      environmentName(environment), instanceTrusted ? "identity URL" : "instance_url");
+        revoke(environment, grant.refreshToken ? *grant.refreshToken : grant.accessToken);
+        result = SalesforceFailure{SalesforceFailure::Kind::PermanentRefusal, "untrusted_url",
+                                   instanceTrusted ? "the identity URL is not on a Salesforce host"
+                                                   : "instance_url is not on a Salesforce host"};
+    }
     logTokenOutcome("code exchange", environment, result);
     return result;
 }
@@ -120,6 +123,14 @@ TokenResult SalesforceClient::refresh(Environment environment, std::string_view 
         logger_->debug("refresh ({}): unrecognised refusal \"{}\", asking once more", environmentName(environment),
                        answer.result.failure().reason());
         answer = postToken(environment, formBody);
+    }
+    if (answer.result.succeeded() && !answer.result.value().instanceUrl.empty() &&
+        !hosts_.trusts(answer.result.value().instanceUrl)) {
+        logger_->warn("refresh ({}): the answer's instance_url is not on a Salesforce host: keeping the stored one",
+                      environmentName(environment));
+        TokenGrant grant = answer.result.value();
+        grant.instanceUrl.clear();
+        answer.result = std::move(grant);
     }
     logTokenOutcome("refresh", environment, answer.result);
     return answer.result;
@@ -140,16 +151,28 @@ bool SalesforceClient::revoke(Environment environment, std::string_view token) c
                            redirects);
             return response.status == 200;
         }
+        std::string next;
         try {
-            request.url = Poco::URI(Poco::URI(request.url), response.location).toString();
+            next = Poco::URI(Poco::URI(request.url), response.location).toString();
         } catch (const Poco::SyntaxException&) {
             logger_->debug("revoke ({}): redirected to a malformed Location", environmentName(environment));
             return false;
         }
+        // The token travels in the request's body: it follows a redirect only where the first request went.
+        if (!SalesforceHosts::sameOrigin(request.url, next)) {
+            logger_->warn("revoke ({}): not following a redirect to another host", environmentName(environment));
+            return false;
+        }
+        request.url = std::move(next);
     }
 }
 
 IdentityResult SalesforceClient::fetchIdentity(std::string_view identityUrl, std::string_view accessToken) const {
+    if (!hosts_.trusts(identityUrl)) {
+        logger_->warn("identity: the identity URL is not on a Salesforce host: not sending the access token there");
+        return IdentityResult(SalesforceFailure{SalesforceFailure::Kind::PermanentRefusal, "untrusted_url",
+                                                "the identity URL is not on a Salesforce host"});
+    }
     const SalesforceResult<SalesforceResponse> answer =
         transport_.send({"GET", std::string(identityUrl), {}, std::string(accessToken)});
     IdentityResult identity = answer.succeeded() ? readIdentityResponse(answer.value().status, answer.value().body)

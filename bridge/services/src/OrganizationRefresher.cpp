@@ -81,27 +81,33 @@ AccessGrant OrganizationRefresher::obtain(std::int64_t orgId, std::optional<Unix
     // Read again under the lease: a refresh that finished meanwhile may have rotated the refresh token.
     const Connection connection = store_.loadConnection(orgId);
     throwIfRefused(connection);
-    if (auto grant = usableStoredGrant(connection, keepAliveCutoff)) return *std::move(grant);
+    std::optional<std::string> refusedStoredToken;
+    if (auto grant = usableStoredGrant(connection, keepAliveCutoff, &refusedStoredToken)) return *std::move(grant);
     if (Clock::now() + salesforceTimeout_ > deadline) throw unavailable();
-    return refreshAtSalesforce(connection, lease.owner());
+    return refreshAtSalesforce(connection, lease.owner(), refusedStoredToken);
 }
 
 std::optional<AccessGrant> OrganizationRefresher::usableStoredGrant(const Connection& connection,
-                                                                    std::optional<UnixSeconds> keepAliveCutoff) {
+                                                                    std::optional<UnixSeconds> keepAliveCutoff,
+                                                                    std::optional<std::string>* refusedStoredToken) {
     if (keepAliveCutoff && connection.lastRefreshAt.value_or(0) < *keepAliveCutoff) return std::nullopt;
     const std::optional<StoredAccessToken> stored = store_.loadAccessToken(connection.orgId);
     if (!stored || stored->expiresAt <= nowSeconds()) return std::nullopt;
-    try {
-        return AccessGrant{cipher_.open(stored->token, accessTokenAssociatedData(connection.orgId)),
-                           stored->instanceUrl, connection.serviceAccountUserId.value_or(""), stored->expiresAt};
-    } catch (const TokenCipherError& error) {
-        // Sealed under a key this instance no longer has: a fresh token serves as well.
-        logger_->warn("stored access token of organization {} does not open: {}", connection.orgId, error.what());
+    OpenedAccessToken opened = openAccessToken(cipher_, connection.orgId, *stored);
+    if (!opened.token) {
+        // A fresh token serves as well; the refresh that mints it records why the stored one was refused.
+        if (opened.refusal) {
+            logger_->warn("stored access token of organization {} refused: {}", connection.orgId, *opened.refusal);
+            if (refusedStoredToken) *refusedStoredToken = std::move(opened.refusal);
+        }
         return std::nullopt;
     }
+    return AccessGrant{*std::move(opened.token), stored->instanceUrl, connection.serviceAccountUserId.value_or(""),
+                       stored->expiresAt};
 }
 
-AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner) {
+AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner,
+                                                       const std::optional<std::string>& refusedStoredToken) {
     const std::int64_t orgId = connection.orgId;
     const std::string presented = openRefreshToken(connection);
     const auto started = Clock::now();
@@ -110,7 +116,7 @@ AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connect
 
     if (result.succeeded()) {
         refreshed_.increment();
-        return commit(connection, leaseOwner, presented, result.value());
+        return commit(connection, leaseOwner, presented, result.value(), refusedStoredToken);
     }
     const SalesforceFailure& failure = result.failure();
     if (failure.kind == SalesforceFailure::Kind::PermanentRefusal) {
@@ -123,7 +129,8 @@ AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connect
 }
 
 AccessGrant OrganizationRefresher::commit(const Connection& connection, const std::string& leaseOwner,
-                                          const std::string& presentedToken, const TokenGrant& minted) {
+                                          const std::string& presentedToken, const TokenGrant& minted,
+                                          const std::optional<std::string>& refusedStoredToken) {
     const std::int64_t orgId = connection.orgId;
     const UnixSeconds now = nowSeconds();
     AccessGrant grant{minted.accessToken,
@@ -134,8 +141,11 @@ AccessGrant OrganizationRefresher::commit(const Connection& connection, const st
     outcome.orgId = orgId;
     outcome.leaseOwner = leaseOwner;
     outcome.presentedRefreshCiphertext = connection.refreshToken->ciphertext;
-    outcome.accessToken = StoredAccessToken{cipher_.seal(grant.accessToken, accessTokenAssociatedData(orgId)),
-                                            grant.instanceUrl, grant.expiresAt};
+    outcome.accessToken = StoredAccessToken{
+        cipher_.seal(grant.accessToken, accessTokenAssociatedData(orgId, grant.instanceUrl, grant.expiresAt)),
+        grant.instanceUrl, grant.expiresAt};
+    if (refusedStoredToken)
+        outcome.events.push_back(brokerEvent(orgId, EventType::AccessTokenRefused, refusedStoredToken));
     const bool rotated = minted.refreshToken && *minted.refreshToken != presentedToken;
     if (rotated) {
         outcome.rotatedRefreshToken =

@@ -38,11 +38,14 @@ public:
     AccessGrant obtain(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff, Clock::time_point deadline);
 
 private:
+    // refusedStoredToken, when given, receives why a stored token was refused (for the refresh's event).
     std::optional<AccessGrant> usableStoredGrant(const Connection& connection,
-                                                 std::optional<UnixSeconds> keepAliveCutoff);
-    AccessGrant refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner);
+                                                 std::optional<UnixSeconds> keepAliveCutoff,
+                                                 std::optional<std::string>* refusedStoredToken = nullptr);
+    AccessGrant refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner,
+                                    const std::optional<std::string>& refusedStoredToken);
     AccessGrant commit(const Connection& connection, const std::string& leaseOwner, const std::string& presentedToken,
-                       const TokenGrant& minted);
+                       const TokenGrant& minted, const std::optional<std::string>& refusedStoredToken);
     bool commitRetryingStoreFaults(const RefreshOutcome& outcome);
     // The presented refresh token in the clear; Error(StoreUnavailable) with a key_missing event (once per
     // organization and key id in this process) when no configured key opens it.

@@ -145,13 +145,11 @@ std::shared_ptr<const TokenBroker::OrganizationSnapshot> TokenBroker::readOrgani
     if (previous && previous->grant && previous->grantCiphertext == stored->token.ciphertext) {
         accessToken = previous->grant->accessToken;
     } else {
-        try {
-            accessToken = cipher_.open(stored->token, accessTokenAssociatedData(orgId));
-        } catch (const TokenCipherError& error) {
-            // Sealed under a key this instance no longer has: the cold path mints a fresh one.
-            logger("broker")->warn("stored access token of organization {} does not open: {}", orgId, error.what());
-            return snapshot;
-        }
+        // Not usable (altered, under a key this instance lacks, or sealed by an earlier version): the cold path
+        // mints a fresh one and records why.
+        OpenedAccessToken opened = openAccessToken(cipher_, orgId, *stored);
+        if (!opened.token) return snapshot;
+        accessToken = *std::move(opened.token);
     }
     snapshot->grant = AccessGrant{std::move(accessToken), stored->instanceUrl,
                                   connection.serviceAccountUserId.value_or(""), stored->expiresAt};

@@ -2,6 +2,11 @@
 
 #include <Poco/Data/MySQL/Connector.h>
 #include <Poco/Data/MySQL/MySQLException.h>
+#include <Poco/Data/MySQL/SessionImpl.h>
+#include <mysql/ma_pvio.h>
+#include <mysql/mysql.h>
+
+#include <algorithm>
 
 #include "bridge/base/Error.h"
 #include "bridge/base/Logging.h"
@@ -13,8 +18,9 @@ namespace bridge {
 namespace {
 
 constexpr int kSchemaLockWaitSeconds = 60;
-// Connecting to a database that is down should fail fast: requests answer 503 instead of hanging.
-constexpr std::size_t kLoginTimeoutSeconds = 3;
+// Connecting to a database that is down should fail fast: requests answer 503 instead of hanging. Also bounds the
+// wait for the server's greeting, so a frozen server is noticed while connecting too.
+constexpr std::chrono::seconds kLoginTimeout{3};
 
 const std::string& registeredConnector() {
     static const std::string name = [] {
@@ -24,10 +30,28 @@ const std::string& registeredConnector() {
     return name;
 }
 
+// Bounds every later read and write of a connected session. Poco only sets MYSQL_OPT_READ_TIMEOUT and
+// MYSQL_OPT_WRITE_TIMEOUT before connecting, and its MySQL session connects in its constructor, so the options
+// would never reach the socket: the timeouts are set on the connection's I/O layer (MariaDB Connector/C's pvio,
+// public in its ma_pvio.h) instead. Its sockets are non-blocking; each wait polls for at most this long.
+void boundReadsAndWrites(Poco::Data::Session& session, std::chrono::seconds timeout) {
+    auto* impl = dynamic_cast<Poco::Data::MySQL::SessionImpl*>(session.impl());
+    MYSQL* mysql = impl == nullptr ? nullptr : static_cast<MYSQL*>(impl->handle());
+    MARIADB_PVIO* pvio = mysql == nullptr ? nullptr : mysql->net.pvio;
+    if (pvio == nullptr || pvio->methods == nullptr || pvio->methods->set_timeout == nullptr) {
+        throw Error(ErrorCode::StoreUnavailable, "The store is unavailable; try again shortly.");
+    }
+    const int seconds = static_cast<int>(timeout.count());
+    pvio->methods->set_timeout(pvio, PVIO_READ_TIMEOUT, seconds);
+    pvio->methods->set_timeout(pvio, PVIO_WRITE_TIMEOUT, seconds);
+}
+
 }  // namespace
 
-MySqlStore::MySqlStore(const std::string& connectionString, int poolSize)
-    : connectionString_((registeredConnector(), connectionString)), maxIdle_(static_cast<std::size_t>(poolSize)) {}
+MySqlStore::MySqlStore(const std::string& connectionString, int poolSize, std::chrono::seconds timeout)
+    : connectionString_((registeredConnector(), connectionString)),
+      maxIdle_(static_cast<std::size_t>(poolSize)),
+      timeout_(timeout) {}
 
 MySqlStore::~MySqlStore() = default;
 
@@ -40,7 +64,11 @@ Poco::Data::Session MySqlStore::openSession() {
             return session;
         }
     }
-    return Poco::Data::Session(registeredConnector(), connectionString_, kLoginTimeoutSeconds);
+    const auto loginTimeout = std::min<std::chrono::seconds>(kLoginTimeout, timeout_);
+    Poco::Data::Session session(registeredConnector(), connectionString_,
+                                static_cast<std::size_t>(loginTimeout.count()));
+    boundReadsAndWrites(session, timeout_);
+    return session;
 }
 
 void MySqlStore::releaseSession(Poco::Data::Session& session, bool broken) {

@@ -17,10 +17,6 @@ namespace bridge {
 
 namespace {
 
-// Writers from several processes queue on the file lock for up to this long before the store reports itself
-// unavailable.
-constexpr int kBusyTimeoutMs = 5000;
-
 // A connection is only ever used by the thread that leased it (SqlStore::withSession), so SQLite's per-call
 // connection mutex and its memory statistics are locks for nothing. The setting only takes before SQLite starts,
 // hence at static initialisation, before main and before any connection of any program linking the store. (Had
@@ -45,15 +41,15 @@ const std::string& registeredConnector() {
 
 // Settings of a connection, not of the file: every connection needs them. NORMAL is safe with WAL (a power cut may
 // lose the last commits, never corrupt the file) and spares a sync per commit.
-void configureConnection(Poco::Data::Session& session) {
-    session << "PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs), now;
+void configureConnection(Poco::Data::Session& session, std::chrono::seconds busyTimeout) {
+    session << "PRAGMA busy_timeout = " + std::to_string(std::chrono::milliseconds(busyTimeout).count()), now;
     session << "PRAGMA synchronous = NORMAL", now;
 }
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path, int poolSize)
-    : path_(path), pool_(registeredConnector(), path, 1, poolSize, 60) {
+SqliteStore::SqliteStore(const std::string& path, int poolSize, std::chrono::seconds busyTimeout)
+    : path_(path), busyTimeout_(busyTimeout), pool_(registeredConnector(), path, 1, poolSize, 60) {
     Poco::Data::Session session = openSession();
     // WAL lets readers go on while one process writes; it is a property of the file, set once.
     std::string mode;
@@ -69,14 +65,14 @@ SqliteStore::~SqliteStore() {
 
 Poco::Data::Session SqliteStore::openSession() {
     Poco::Data::Session session = pool_.get();
-    configureConnection(session);
+    configureConnection(session, busyTimeout_);
     return session;
 }
 
 Poco::Data::Session SqliteStore::openBulkSession() {
     if (!bulkSession_) {
         Poco::Data::Session session(registeredConnector(), path_);
-        configureConnection(session);
+        configureConnection(session, busyTimeout_);
         sqlite3* database = Poco::Data::SQLite::Utility::dbHandle(session);
         // Its checkpoints run on another thread while it goes on writing. The page cache keeps its default size:
         // the migrator's rows are appended in key order, and a larger cache did not speed it up.

@@ -42,17 +42,17 @@ std::string mysqlConnectionString(const std::string& dsn) {
            ";password=" + address.password + ";db=" + address.database + ";character-set=utf8mb4";
 }
 
-std::unique_ptr<Store> openStore(const std::string& dsn, int poolSize) {
+std::unique_ptr<Store> openStore(const std::string& dsn, int poolSize, std::chrono::seconds timeout) {
     constexpr std::string_view sqlitePrefix = "sqlite:";
     if (dsn.rfind(sqlitePrefix, 0) == 0) {
         const std::string path = dsn.substr(sqlitePrefix.size());
         if (path.empty()) throw ConfigError("store.dsn sqlite: needs a file path");
-        return std::make_unique<SqliteStore>(path, poolSize);
+        return std::make_unique<SqliteStore>(path, poolSize, timeout);
     }
     if (!dsn.starts_with("mysql://")) {
         throw ConfigError("store.dsn: expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");
     }
-    return std::make_unique<MySqlStore>(mysqlConnectionString(dsn), poolSize);
+    return std::make_unique<MySqlStore>(mysqlConnectionString(dsn), poolSize, timeout);
 }
 
 }  // namespace bridge

@@ -155,6 +155,23 @@ TEST_F(TokenAuthorityTest, OrgAdminNeedsAnIntegerArrayOfOrganizations) {
                    craftToken(kHs256Header, validPayload("org-admin", R"(,"orgs":[18446744073709551615])")));
 }
 
+// Support and the sync engine reach every organization: a list in their token would read as a limit nothing
+// enforces, so such a token is neither issued nor accepted.
+TEST_F(TokenAuthorityTest, SupportAndSyncEngineTokensNameNoOrganizations) {
+    EXPECT_THROW(authority_.issue({"desk", Role::Support, {1042}}, seconds(60)), std::invalid_argument);
+    EXPECT_THROW(authority_.issue({"sync", Role::SyncEngine, {1042}}, seconds(60)), std::invalid_argument);
+    for (const std::string role : {"support", "sync-engine"}) {
+        SCOPED_TRACE(role);
+        expectRejected(authority_, craftToken(kHs256Header, validPayload(role, R"(,"orgs":[1042])")));
+        expectRejected(authority_, craftToken(kHs256Header, validPayload(role, R"(,"orgs":[])")));
+        const std::string issued =
+            authority_.issue({"x", role == "support" ? Role::Support : Role::SyncEngine, {}}, seconds(60));
+        const std::string payload =
+            *base64UrlDecode(issued.substr(issued.find('.') + 1, issued.rfind('.') - issued.find('.') - 1));
+        EXPECT_EQ(payload.find("orgs"), std::string::npos) << payload;
+    }
+}
+
 TEST_F(TokenAuthorityTest, GarbageIsRejected) {
     for (const std::string garbage :
          {"", ".", "..", "abc", "a.b", "a.b.c", "a.b.c.d", "Bearer xyz", "eyJhbGciOiJIUzI1NiJ9.e30", "!!!.???.***"}) {

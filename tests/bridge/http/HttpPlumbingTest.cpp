@@ -384,6 +384,25 @@ TEST_F(LogFormatTest, TextLineHasTimeLevelLoggerAndMessage) {
         << lines[0];
 }
 
+// What a client or Salesforce sent (a method, an error_description, a database's message) cannot start a forged
+// line of its own in the text format either: control characters are escaped as the JSON format escapes them.
+TEST_F(LogFormatTest, TextLineEscapesControlCharactersSoNoMessageForgesALine) {
+    configureLogging({"info", "text"});
+    const std::string forged = "GET\n2026-01-01T00:00:00.000Z info  [http] admin logged in";
+    logger_->info("{} /healthz 200", forged);
+    logger_->info("salesforce said: {}", std::string("bad\r\ngrant\t\x01\x1b[31m\x7f \\n \"quoted\""));
+    const auto lines = capturedLines();
+    ASSERT_EQ(lines.size(), 2u) << captured_.str();
+    EXPECT_NE(lines[0].find("] GET\\n2026-01-01T00:00:00.000Z info  [http] admin logged in /healthz 200"),
+              std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[1].find(R"(salesforce said: bad\r\ngrant\t\u0001\u001b[31m\u007f \\n "quoted")"), std::string::npos)
+        << lines[1];
+    for (const auto& line : lines) {
+        for (const char c : line) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << line;
+    }
+}
+
 TEST_F(LogFormatTest, LevelDropsLessSevereLinesOfEveryLogger) {
     configureLogging({"warn", "json"});
     logger_->info("dropped");

@@ -68,6 +68,19 @@ const std::vector<DocumentedKey> kDocumentedKeys{
      [](const Config& c) { return std::to_string(c.http.maxQueued); }},
     {"http.keepAliveSeconds", "BRIDGE_HTTP_KEEPALIVESECONDS", "5", "30", "15",
      [](const Config& c) { return std::to_string(c.http.keepAliveSeconds); }},
+    {"http.headTimeoutSeconds", "BRIDGE_HTTP_HEADTIMEOUTSECONDS", "2", "3", "10",
+     [](const Config& c) { return std::to_string(c.http.headTimeoutSeconds); }},
+    {"http.bodyTimeoutSeconds", "BRIDGE_HTTP_BODYTIMEOUTSECONDS", "4", "5", "10",
+     [](const Config& c) { return std::to_string(c.http.bodyTimeoutSeconds); }},
+    {"http.maxConnections", "BRIDGE_HTTP_MAXCONNECTIONS", "500", "2000", "10000",
+     [](const Config& c) { return std::to_string(c.http.maxConnections); }},
+    {"http.internalPort", "BRIDGE_HTTP_INTERNALPORT", "8081", "9091", "",
+     [](const Config& c) { return c.http.internalPort ? std::to_string(*c.http.internalPort) : std::string(); }},
+    {"http.internalThreads", "BRIDGE_HTTP_INTERNALTHREADS", "4", "8", "16",
+     [](const Config& c) { return std::to_string(c.http.internalThreads); }},
+    {"salesforce.trustedDomains", "BRIDGE_SALESFORCE_TRUSTEDDOMAINS", "my.salesforce.com", "force.com",
+     "salesforce.com,force.com,salesforce.mil,cloudforce.com",
+     [](const Config& c) { return c.salesforce.trustedDomains; }},
     {"store.dsn", "BRIDGE_STORE_DSN", "sqlite:/var/lib/bridge/bridge.db",
      "mysql://bridge:secret@db.internal:3306/bridge?socket=/run/mysqld/mysqld.sock", "sqlite:bridge.db",
      [](const Config& c) { return c.store.dsn; }},
@@ -90,6 +103,8 @@ const std::vector<DocumentedKey> kDocumentedKeys{
     {"salesforce.callbackUrl", "BRIDGE_SALESFORCE_CALLBACKURL", "https://bridge.example/oauth/salesforce/callback",
      "https://bridge.internal/oauth/salesforce/callback", "http://localhost:8080/oauth/salesforce/callback",
      [](const Config& c) { return c.salesforce.callbackUrl; }},
+    {"store.timeout", "BRIDGE_STORE_TIMEOUT", "2", "30", "5",
+     [](const Config& c) { return secondsOf(c.store.timeout); }},
     {"salesforce.timeoutMs", "BRIDGE_SALESFORCE_TIMEOUTMS", "2500", "30000", "10000",
      [](const Config& c) { return std::to_string(c.salesforce.timeout.count()); }},
     {"salesforce.accessTokenTtl", "BRIDGE_SALESFORCE_ACCESSTOKENTTL", "600", "1200", "900",
@@ -222,6 +237,7 @@ INSTANTIATE_TEST_SUITE_P(
                       InvalidValue{"http.port", "80.5"}, InvalidValue{"http.port", ""},
                       InvalidValue{"http.threads", "0"}, InvalidValue{"http.maxQueued", "0"},
                       InvalidValue{"http.keepAliveSeconds", "-5"}, InvalidValue{"http.keepAliveSeconds", "15s"},
+                      InvalidValue{"store.timeout", "0"}, InvalidValue{"store.timeout", "5s"},
                       InvalidValue{"salesforce.timeoutMs", "0"}, InvalidValue{"salesforce.timeoutMs", "10s"},
                       InvalidValue{"salesforce.accessTokenTtl", "15m"}, InvalidValue{"salesforce.keepAliveHours", "-1"},
                       InvalidValue{"salesforce.keepAliveHours", "1.5"}, InvalidValue{"ids.firstNewLegacyId", "0"},
@@ -234,6 +250,8 @@ INSTANTIATE_TEST_SUITE_P(
 // --- what serve refuses to start with ---
 
 std::string validKeys() { return "k1:" + base64Encode(randomBytes(32)); }
+
+const std::string kSecret = "a-signing-secret-of-at-least-thirty-two-bytes";
 
 Config serveConfig(std::string keys, std::string jwtSecret) {
     Config config;
@@ -252,19 +270,26 @@ std::string refusalOf(const Config& config) {
 }
 
 TEST(ServeConfigTest, CompleteConfigurationIsAccepted) {
-    EXPECT_NO_THROW(app::checkServeConfig(serveConfig(validKeys(), "s")));
+    EXPECT_NO_THROW(app::checkServeConfig(serveConfig(validKeys(), kSecret)));
 }
 
 TEST(ServeConfigTest, MissingCryptoKeysIsRefusedNamingTheKey) {
-    EXPECT_NE(refusalOf(serveConfig("", "secret")).find("crypto.keys"), std::string::npos);
+    EXPECT_NE(refusalOf(serveConfig("", kSecret)).find("crypto.keys"), std::string::npos);
 }
 
 TEST(ServeConfigTest, MissingJwtSecretIsRefusedNamingTheKey) {
     EXPECT_NE(refusalOf(serveConfig(validKeys(), "")).find("admin.jwtSecret"), std::string::npos);
 }
 
+TEST(ServeConfigTest, JwtSecretShorterThanThirtyTwoBytesIsRefusedWithoutEchoingIt) {
+    const std::string refusal = refusalOf(serveConfig(validKeys(), std::string(31, 'q')));
+    EXPECT_NE(refusal.find("admin.jwtSecret is too short: 31 bytes, at least 32"), std::string::npos) << refusal;
+    EXPECT_EQ(refusal.find(std::string(31, 'q')), std::string::npos) << refusal;
+    EXPECT_NO_THROW(app::checkServeConfig(serveConfig(validKeys(), std::string(32, 'q'))));
+}
+
 TEST(ServeConfigTest, ActiveKeyOutsideTheKeysIsRefused) {
-    Config config = serveConfig(validKeys(), "secret");
+    Config config = serveConfig(validKeys(), kSecret);
     config.crypto.activeKey = "retired";
     EXPECT_NE(refusalOf(config).find("crypto.keys"), std::string::npos);
 }
@@ -276,7 +301,7 @@ TEST(ServeConfigTest, MalformedKeysAreRefusedWithoutEchoingTheirMaterial) {
     for (const std::string& keys : {"k1:" + shortMaterial, "k1:" + notBase64, "k1:" + longMaterial,
                                     "no-id-separator" + shortMaterial, validKeys() + ",k1:" + shortMaterial}) {
         SCOPED_TRACE(keys);
-        const std::string refusal = refusalOf(serveConfig(keys, "secret"));
+        const std::string refusal = refusalOf(serveConfig(keys, kSecret));
         EXPECT_NE(refusal.find("crypto.keys"), std::string::npos) << refusal;
         for (const std::string& material : {shortMaterial, notBase64, longMaterial}) {
             EXPECT_EQ(refusal.find(material), std::string::npos) << refusal;

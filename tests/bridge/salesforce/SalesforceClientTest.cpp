@@ -11,6 +11,7 @@
 
 #include "SelfSignedHttpsServer.h"
 #include "bridge/salesforce/SalesforceClient.h"
+#include "bridge/salesforce/SalesforceHosts.h"
 #include "testsupport/StandinProcess.h"
 
 namespace bridge {
@@ -248,6 +249,95 @@ TEST_F(SalesforceClientTest, RevokeFollowsTheSandboxRedirect) {
     EXPECT_EQ(afterwards.failure().kind, Kind::PermanentRefusal);
 }
 
+// The token is in the revoke request's body: a redirect to another host would hand it over.
+TEST_F(SalesforceClientTest, RevokeDoesNotFollowARedirectToAnotherHost) {
+    Poco::Net::ServerSocket elsewhere(Poco::Net::SocketAddress("127.0.0.1", 0));  // never answers
+    testsupport::StandinSettingsChange redirectAway;
+    redirectAway.revokeRedirect = true;
+    redirectAway.revokeRedirectBase = "http://127.0.0.1:" + std::to_string(elsewhere.address().port());
+    standin_.settings(redirectAway);
+    const TokenGrant grant = connect();
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_FALSE(client_.revoke(Environment::Sandbox, *grant.refreshToken));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);  // nothing waited on the other host
+    EXPECT_EQ(standin_.counter("revocations"), 0);
+    EXPECT_FALSE(elsewhere.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ));  // nothing connected to it
+}
+
+TEST_F(SalesforceClientTest, CodeExchangeNamingAHostOffSalesforceIsRefusedAndRevoked) {
+    for (const auto& [instanceUrl, identityUrl] : std::vector<std::pair<std::string, std::string>>{
+             {"https://evil.example", ""},
+             {"", "https://evil.example/id/00D000000000001AAA/005000000000001AAA"},
+             {"https://salesforce.com.evil.example", ""}}) {
+        SCOPED_TRACE(instanceUrl + identityUrl);
+        testsupport::StandinSettingsChange hostile;
+        hostile.instanceUrl = instanceUrl;
+        hostile.identityUrl = identityUrl;
+        standin_.settings(hostile);
+        const std::int64_t revocations = standin_.counter("revocations");
+        const SalesforceClient::Pkce pkce = SalesforceClient::makePkce();
+        const TokenResult result = client_.exchangeCode(Environment::Production, authorize(pkce), pkce.verifier);
+        ASSERT_FALSE(result.succeeded());
+        EXPECT_EQ(result.failure().kind, Kind::PermanentRefusal);
+        EXPECT_EQ(result.failure().error, "untrusted_url");
+        EXPECT_EQ(standin_.counter("revocations"), revocations + 1);
+    }
+}
+
+TEST_F(SalesforceClientTest, IdentityUrlOffSalesforceIsNeverCalled) {
+    const TokenGrant grant = connect();
+    for (const std::string url : {"https://evil.example/id/00D/005", "https://acme.my.salesforce.com.evil.example/id",
+                                  "ftp://login.salesforce.com/id/00D/005", "not a url"}) {
+        const IdentityResult identity = client_.fetchIdentity(url, grant.accessToken);
+        ASSERT_FALSE(identity.succeeded()) << url;
+        EXPECT_EQ(identity.failure().error, "untrusted_url") << url;
+        EXPECT_EQ(identity.failure().reason().find(grant.accessToken), std::string::npos);
+    }
+}
+
+// A refresh answer's refresh token may be the only valid one (rotation): the grant is kept, its instance_url not.
+TEST_F(SalesforceClientTest, RefreshNamingAnInstanceOffSalesforceKeepsTheGrantButNotTheUrl) {
+    const TokenGrant grant = connect();
+    testsupport::StandinSettingsChange hostile;
+    hostile.instanceUrl = "https://evil.example";
+    standin_.settings(hostile);
+    const TokenResult refreshed = client_.refresh(Environment::Production, *grant.refreshToken);
+    ASSERT_TRUE(refreshed.succeeded()) << refreshed.failure().reason();
+    EXPECT_FALSE(refreshed.value().accessToken.empty());
+    EXPECT_TRUE(refreshed.value().instanceUrl.empty());
+}
+
+TEST(SalesforceHostsTest, HttpsOnSalesforceDomainsAndLoopbackOnlyWhenTheLoginUrlIsLoopback) {
+    const auto domains = SalesforceHosts::parseDomains(SalesforceHosts::kDefaultDomains);
+    const SalesforceHosts production(domains, {"https://login.salesforce.com", "https://test.salesforce.com"});
+    for (const std::string trusted : {"https://acme.my.salesforce.com", "https://login.salesforce.com/id/00D/005",
+                                      "https://na1.salesforce.com", "https://acme--uat.sandbox.my.salesforce.com",
+                                      "https://acme.lightning.force.com", "https://SALESFORCE.COM"}) {
+        EXPECT_TRUE(production.trusts(trusted)) << trusted;
+    }
+    for (const std::string refused :
+         {"http://acme.my.salesforce.com", "https://evil.example", "https://salesforce.com.evil.example",
+          "https://evilsalesforce.com", "https://user:pw@acme.my.salesforce.com", "http://127.0.0.1:8080",
+          "https://localhost/id", "", "acme.my.salesforce.com", "javascript:alert(1)"}) {
+        EXPECT_FALSE(production.trusts(refused)) << refused;
+    }
+    const SalesforceHosts demo(domains, {"http://127.0.0.1:7001", "http://localhost:7001"});
+    EXPECT_TRUE(demo.trusts("http://127.0.0.1:7001/id/00D/005"));
+    EXPECT_TRUE(demo.trusts("http://localhost:9999"));
+    EXPECT_FALSE(demo.trusts("http://10.0.0.1"));
+    const SalesforceHosts myDomain(SalesforceHosts::parseDomains(" force.com , ,.salesforce.com"),
+                                   {"https://acme.example-login.net"});
+    EXPECT_TRUE(myDomain.trusts("https://acme.example-login.net/id/x/y"));
+    EXPECT_TRUE(myDomain.trusts("https://x.salesforce.com"));
+    EXPECT_FALSE(myDomain.trusts("https://other.example-login.net"));
+
+    EXPECT_TRUE(SalesforceHosts::sameOrigin("https://test.salesforce.com/services/oauth2/revoke",
+                                            "https://test.salesforce.com/services/oauth2/revoke/x"));
+    EXPECT_FALSE(SalesforceHosts::sameOrigin("https://test.salesforce.com/a", "https://cs1.salesforce.com/a"));
+    EXPECT_FALSE(SalesforceHosts::sameOrigin("https://test.salesforce.com/a", "http://test.salesforce.com/a"));
+    EXPECT_FALSE(SalesforceHosts::sameOrigin("https://test.salesforce.com/a", "https://test.salesforce.com:8443/a"));
+}
+
 TEST_F(SalesforceClientTest, RevokeOfAnUnknownTokenIsBestEffort) {
     EXPECT_FALSE(client_.revoke(Environment::Production, "never-issued"));
     EXPECT_EQ(standin_.counter("revocations"), 0);
@@ -269,7 +359,7 @@ TEST_F(SalesforceClientTest, PlainHttpToAHostThatIsNotLoopbackIsNeverSent) {
     EXPECT_FALSE(client.revoke(Environment::Production, "refresh-token-value"));
     const IdentityResult identity = client.fetchIdentity("http://example.invalid/id/00D/005", "access-token-value");
     ASSERT_FALSE(identity.succeeded());
-    EXPECT_EQ(identity.failure().error, "insecure_url");
+    EXPECT_EQ(identity.failure().error, "untrusted_url");  // refused before the transport is asked
 }
 
 TEST_F(SalesforceClientTest, RefusedConnectionIsTransient) {

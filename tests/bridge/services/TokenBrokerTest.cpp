@@ -1,5 +1,6 @@
 // The token broker against a real SQLite store and the Salesforce stand-in over HTTP.
 
+#include <Poco/Data/Session.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
@@ -344,7 +345,10 @@ TEST_F(TokenBrokerTest, OneSharedAccessTokenPerOrganizationIsReusedWithoutSalesf
     // Every instance finds it in the store, sealed for this organization's row.
     const std::optional<StoredAccessToken> stored = store_.loadAccessToken(orgId);
     ASSERT_TRUE(stored.has_value());
-    EXPECT_EQ(cipher_.open(stored->token, "org:" + std::to_string(orgId) + ":access"), first.accessToken);
+    // ... and bound to the instance URL and expiry stored beside it.
+    EXPECT_EQ(cipher_.open(stored->token, "org:" + std::to_string(orgId) + ":access:v2\n" + stored->instanceUrl + "\n" +
+                                              std::to_string(stored->expiresAt)),
+              first.accessToken);
     EXPECT_EQ(stored->token.ciphertext.find(first.accessToken), std::string::npos);
 
     std::this_thread::sleep_for(1100ms);  // the copies in memory are stale now: read again, not refreshed
@@ -407,6 +411,44 @@ TEST_F(TokenBrokerTest, InvalidatedTokenIsForgottenAndTheNextRequestRefreshes) {
     EXPECT_NE(second.accessToken, first.accessToken);
     EXPECT_EQ(broker().accessToken(ann.publicId(), "sync").accessToken, second.accessToken);
     EXPECT_EQ(refreshCalls(), 2);
+}
+
+// Whoever can write the store must not be able to send the organization's access token to a host of their own.
+TEST_F(TokenBrokerTest, AccessTokenRowPointedAtAnotherHostIsRefusedRefreshedAndRecorded) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    const AccessGrant first = broker().accessToken(ann.legacyId, "sync");
+    const std::string attackerHost = "https://attacker.example";
+    {
+        Poco::Data::Session raw("SQLite", databasePath());
+        raw << "UPDATE access_tokens SET instance_url = ? WHERE org_id = ?", Poco::Data::Keywords::bind(attackerHost),
+            Poco::Data::Keywords::bind(Poco::Int64{orgId}), Poco::Data::Keywords::now;
+    }
+    std::this_thread::sleep_for(1100ms);  // past the copies in memory: the next request reads the altered row
+
+    const AccessGrant second = broker().accessToken(ann.legacyId, "sync");
+    EXPECT_EQ(second.instanceUrl, first.instanceUrl);
+    EXPECT_NE(second.accessToken, first.accessToken);
+    EXPECT_EQ(refreshCalls(), 2);
+    const std::vector<Event> refused = eventsOf(orgId, EventType::AccessTokenRefused);
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_NE(refused.front().detail.value_or("").find("instance URL"), std::string::npos);
+    EXPECT_EQ(refused.front().detail.value_or("").find(first.accessToken), std::string::npos);
+    EXPECT_EQ(store_.loadAccessToken(orgId)->instanceUrl, first.instanceUrl);
+
+    // Sealed by the version before the binding: refreshed too, but it is no alarm.
+    {
+        const SealedToken unbound = cipher_.seal(second.accessToken, "org:" + std::to_string(orgId) + ":access");
+        Poco::Data::Session raw("SQLite", databasePath());
+        raw << "UPDATE access_tokens SET token_ct = ?, token_key = ? WHERE org_id = ?",
+            Poco::Data::Keywords::bind(unbound.ciphertext), Poco::Data::Keywords::bind(unbound.keyId),
+            Poco::Data::Keywords::bind(Poco::Int64{orgId}), Poco::Data::Keywords::now;
+    }
+    std::this_thread::sleep_for(1100ms);
+    EXPECT_NE(broker().accessToken(ann.legacyId, "sync").accessToken, second.accessToken);
+    EXPECT_EQ(refreshCalls(), 3);
+    EXPECT_EQ(eventsOf(orgId, EventType::AccessTokenRefused).size(), 1u);
 }
 
 TEST_F(TokenBrokerTest, AccessTokenIsReusedOnlyForItsConfiguredLifetime) {

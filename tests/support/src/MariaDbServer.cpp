@@ -289,10 +289,21 @@ void MariaDbServer::waitUntilReady() {
 void MariaDbServer::stop() {
     if (!running()) return;
     if (::kill(pid_, SIGTERM) != 0) throwSystemError("kill mariadbd");
+    ::kill(pid_, SIGCONT);  // a frozen server only sees the SIGTERM once it runs again
     if (!waitForExit(pid_, kStopTimeout)) {
         throw std::runtime_error("MariaDbServer: mariadbd did not shut down in time:\n" + errorLogExcerpt());
     }
     pid_ = -1;
+}
+
+void MariaDbServer::freeze() {
+    if (!running()) throw std::logic_error("MariaDbServer::freeze: the server is not running");
+    if (::kill(pid_, SIGSTOP) != 0) throwSystemError("kill -STOP mariadbd");
+}
+
+void MariaDbServer::thaw() {
+    if (!running()) throw std::logic_error("MariaDbServer::thaw: the server is not running");
+    if (::kill(pid_, SIGCONT) != 0) throwSystemError("kill -CONT mariadbd");
 }
 
 std::string MariaDbServer::errorLogExcerpt() const { return logExcerpt(directory_ / "error.log"); }

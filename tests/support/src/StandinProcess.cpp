@@ -109,6 +109,9 @@ Poco::JSON::Object::Ptr StandinProcess::settings(const StandinSettingsChange& ch
     setIfPresent(body, "approvalLimit", change.approvalLimit);
     setIfPresent(body, "refreshDelayMs", change.refreshDelayMs);
     setIfPresent(body, "revokeRedirect", change.revokeRedirect);
+    setIfPresent(body, "revokeRedirectBase", change.revokeRedirectBase);
+    setIfPresent(body, "instanceUrl", change.instanceUrl);
+    setIfPresent(body, "identityUrl", change.identityUrl);
     return control("POST", "/control/settings", body);
 }
 

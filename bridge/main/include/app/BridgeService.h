@@ -1,6 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "bridge/base/Config.h"
 #include "bridge/base/Metrics.h"
@@ -28,7 +31,9 @@ public:
     void start();
     void stop();
     int port() const;
+    int internalPort() const;  // 0 when /internal/v1 is served on port()
     ApiServer::ConnectionStats connectionStats() const { return server_->connectionStats(); }
+    ApiServer::ConnectionStats internalConnectionStats() const { return server_->internalConnectionStats(); }
 
     Store& store() { return *store_; }
     const TokenAuthority& authority() const { return *authority_; }
@@ -47,7 +52,13 @@ private:
     std::unique_ptr<ApiServer> server_;
 };
 
-// Refuses a configuration serve cannot run with (exit code 2): the reasons are the contract's.
+// Refuses a configuration serve cannot run with (exit code 2): the reasons are the contract's, and a signing
+// secret shorter than kMinimumJwtSecretBytes.
 void checkServeConfig(const Config& config);
+
+// HS256's key must hold at least the hash's 256 bits.
+inline constexpr std::size_t kMinimumJwtSecretBytes = 32;
+// Refuses an absent or short admin.jwtSecret (ConfigError); `purpose` ends "admin.jwtSecret is required to ...".
+void checkJwtSecret(const std::string& secret, std::string_view purpose);
 
 }  // namespace bridge::app

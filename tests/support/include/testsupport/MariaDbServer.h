@@ -35,6 +35,10 @@ public:
     void start();
     // A clean shutdown (SIGTERM); returns once the process is gone.
     void stop();
+    // SIGSTOP: the server keeps its sockets open and accepts connections in the kernel, but answers nothing (a
+    // frozen host, a stalled disk). thaw() (SIGCONT) lets it go on where it stopped.
+    void freeze();
+    void thaw();
     bool running() const { return pid_ > 0; }
 
     std::uint16_t port() const { return port_; }

@@ -46,6 +46,9 @@ struct StandinSettingsChange {
     std::optional<bool> approvalLimit{};
     std::optional<int> refreshDelayMs{};
     std::optional<bool> revokeRedirect{};
+    std::optional<std::string> revokeRedirectBase{};  // where the revoke redirect points (default: the stand-in)
+    std::optional<std::string> instanceUrl{};         // the instance_url of token answers (default: the stand-in)
+    std::optional<std::string> identityUrl{};         // the id of token answers (default: the stand-in's)
 };
 
 // The salesforce-standin executable on an ephemeral loopback port, with typed calls of its control interface.

@@ -18,13 +18,21 @@ namespace bridge {
 
 struct HttpConfig {
     int port = 8080;
-    int threads = 64;
-    int maxQueued = 256;
-    int keepAliveSeconds = 15;
+    int threads = 64;             // workers answering complete requests; idle connections hold none
+    int maxQueued = 256;          // the listening socket's backlog
+    int keepAliveSeconds = 15;    // an idle keep-alive connection is closed after this; 0 = no keep-alive
+    int headTimeoutSeconds = 10;  // a request head must be complete this long after its first byte
+    int bodyTimeoutSeconds = 10;  // and its body this long after the head
+    int maxConnections = 10000;   // open connections per listener; beyond, new ones are closed at once
+    // The sync engine's own listener for /internal/v1 (its own workers); absent = served on http.port.
+    std::optional<int> internalPort;
+    int internalThreads = 16;
 };
 
 struct StoreConfig {
     std::string dsn = "sqlite:bridge.db";
+    // Bounds every wait on the database: a MySQL read or write, SQLite's wait for the writer's lock.
+    std::chrono::seconds timeout{5};
 };
 
 struct CryptoConfig {
@@ -45,6 +53,8 @@ struct SalesforceConfig {
     std::chrono::milliseconds timeout{10000};
     std::chrono::seconds accessTokenTtl{900};
     std::chrono::seconds keepAliveInterval{24 * 3600};  // 0 = never
+    // Domains a token answer's instance_url and identity URL may name (besides the login hosts).
+    std::string trustedDomains = "salesforce.com,force.com,salesforce.mil,cloudforce.com";
 };
 
 struct PanelConfig {

@@ -32,10 +32,11 @@ public:
     TokenAuthority& operator=(const TokenAuthority&) = delete;
     ~TokenAuthority();
 
+    // Throws std::invalid_argument for a support or sync-engine principal with organizations.
     std::string issue(const Principal& principal, std::chrono::seconds ttl) const;
 
     // Throws Error(ErrorCode::Unauthenticated) for anything but an unexpired HS256 token signed with our secret
-    // that carries sub, role, exp and, for an org-admin, orgs.
+    // that carries sub, role, exp and, for an org-admin only, orgs.
     Principal verify(std::string_view bearerToken) const;
 
 private:

@@ -31,15 +31,21 @@ public:
     // Where to send the admin's browser to log in; every query value percent-encoded.
     std::string authorizationUrl(Environment environment, std::string_view state, std::string_view codeChallenge) const;
 
+    // A grant whose instance_url or identity URL SalesforceHosts does not trust is revoked and refused
+    // (permanently, error "untrusted_url").
     TokenResult exchangeCode(Environment environment, std::string_view code, std::string_view codeVerifier) const;
 
     // An invalid_grant Salesforce's table does not list is asked once more and is permanent only if it repeats.
+    // An untrusted instance_url in the answer is dropped (the stored one stays in use); the grant is kept, since
+    // under rotation it carries the only valid refresh token.
     TokenResult refresh(Environment environment, std::string_view refreshToken) const;
 
-    // Best effort, following up to two redirects: true when Salesforce confirmed the revocation. Never throws for
-    // anything Salesforce or the network does.
+    // Best effort, following up to two redirects on the login host (never to another host: the token would go
+    // with it): true when Salesforce confirmed the revocation. Never throws for anything Salesforce or the network
+    // does.
     bool revoke(Environment environment, std::string_view token) const;
 
+    // An identity URL that SalesforceHosts does not trust is refused (permanently) without being called.
     IdentityResult fetchIdentity(std::string_view identityUrl, std::string_view accessToken) const;
 
 private:
@@ -50,6 +56,7 @@ private:
     void logTokenOutcome(std::string_view operation, Environment environment, const TokenResult& result) const;
 
     SalesforceSettings settings_;
+    SalesforceHosts hosts_;
     SalesforceTransport transport_;
     std::shared_ptr<spdlog::logger> logger_;
 };

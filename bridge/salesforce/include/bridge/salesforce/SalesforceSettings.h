@@ -3,6 +3,8 @@
 #include <chrono>
 #include <string>
 
+#include "bridge/salesforce/SalesforceHosts.h"
+
 namespace bridge {
 
 // The connected app and where Salesforce lives (see docs OPERATIONS.md, salesforce.* keys).
@@ -13,6 +15,8 @@ struct SalesforceSettings {
     std::string sandboxLoginUrl = "https://test.salesforce.com";
     std::string callbackUrl;
     std::chrono::milliseconds timeout{10000};  // bounds each HTTP call as a whole
+    // Domains a token answer's instance_url and identity URL may be on (salesforce.trustedDomains).
+    std::string trustedDomains{SalesforceHosts::kDefaultDomains};
 };
 
 }  // namespace bridge

@@ -71,7 +71,10 @@ enum class EventType {
     Disconnected,
     RefreshTokenRotated,
     Migrated,
-    KeyMissing,  // a stored secret sealed under a key no longer configured (detail: which secret and key id)
+    // Beyond API.md's list: the broker refused a stored access token (altered row, key missing) and minted anew.
+    AccessTokenRefused,
+    // Beyond API.md's list: a stored secret is sealed under a key no longer configured (detail: which secret, key id).
+    KeyMissing,
 };
 
 // The wire names of event types ("login_started", ...), shared by the store and the new panel.

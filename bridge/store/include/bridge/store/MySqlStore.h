@@ -2,6 +2,7 @@
 
 #include <Poco/Data/Session.h>
 
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -14,7 +15,9 @@ namespace bridge {
 class MySqlStore : public SqlStore {
 public:
     // connectionString in Poco::Data::MySQL's form ("host=...;port=...;user=...;password=...;db=...").
-    MySqlStore(const std::string& connectionString, int poolSize);
+    // `timeout` bounds each read and write on a connection (store.timeout): a frozen server or a half-open
+    // connection fails the request as StoreUnavailable instead of holding its thread.
+    MySqlStore(const std::string& connectionString, int poolSize, std::chrono::seconds timeout);
     ~MySqlStore() override;
 
     std::string_view sqlDialect() const override { return "mysql"; }
@@ -33,6 +36,7 @@ private:
     // a dead connection must be dropped, not reused.
     const std::string connectionString_;
     const std::size_t maxIdle_;
+    const std::chrono::seconds timeout_;
     std::mutex mutex_;
     std::vector<Poco::Data::Session> idle_;
 };

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "bridge/base/Config.h"
 #include "bridge/store/SqlStore.h"
 
 namespace bridge {
@@ -17,7 +18,8 @@ class SqliteStatementCache;
 // The embedded default store: one SQLite file in WAL mode, shared safely by several processes on one machine.
 class SqliteStore : public SqlStore {
 public:
-    SqliteStore(const std::string& path, int poolSize);
+    // `busyTimeout`: how long a writer waits for another one (of any process) before the store is unavailable.
+    SqliteStore(const std::string& path, int poolSize, std::chrono::seconds busyTimeout = StoreConfig{}.timeout);
     ~SqliteStore() override;
 
     std::string_view sqlDialect() const override { return "sqlite"; }
@@ -42,6 +44,7 @@ protected:
 
 private:
     std::string path_;
+    std::chrono::seconds busyTimeout_;
     Poco::Data::SessionPool pool_;
     std::mutex writers_;
     // From the first bulk write on; like the row writers that use them, touched under writers_ only.
