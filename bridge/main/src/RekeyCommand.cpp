@@ -30,7 +30,7 @@ int runRekeyCommand(const Config& config, int batchSize, std::ostream& out, std:
     }();
     auto log = logger("rekey");
     try {
-        auto store = openStore(config.store.dsn, kStorePoolSize);
+        auto store = openStore(config.store.dsn, kStorePoolSize, config.store.timeout);
         migrations::upgradeSchema(*store);
         StoreRekey::Settings settings;
         settings.batchSize = batchSize;
@@ -47,7 +47,7 @@ int runRekeyCommand(const Config& config, int batchSize, std::ostream& out, std:
                 if (terminal) {
                     err << text << std::flush;
                 } else {
-                    err << text << "\n" << std::flush;
+                    log->info("{}", text);
                 }
             },
             &migrations::MigrationProgress::Clock::now, "sealed values");
@@ -57,9 +57,9 @@ int runRekeyCommand(const Config& config, int batchSize, std::ostream& out, std:
             shown = handled;
         });
         progress.finish();
-        if (!summary.failure.empty()) err << "bridge rekey: " << summary.failure << "\n";
-        if (summary.rewritten == 0 && summary.exitCode() == kExitDone) {
-            out << "nothing to rewrite: every sealed value is under key '" << cipher.activeKeyId() << "'\n";
+        if (!summary.failure.empty()) log->error("re-sealing stopped: {}; run it again to go on", summary.failure);
+        if (summary.busy > 0) {
+            log->warn("{} values changed or were in a refresh on every pass; run it again to take them", summary.busy);
         }
         out << summary.line() << "\n" << std::flush;
         return summary.exitCode();

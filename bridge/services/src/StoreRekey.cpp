@@ -1,6 +1,7 @@
 #include "bridge/services/StoreRekey.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -14,13 +15,32 @@ namespace {
 
 constexpr SealedColumn kColumns[] = {SealedColumn::RefreshToken, SealedColumn::AccessToken, SealedColumn::CodeVerifier};
 
-std::string associatedDataOf(SealedColumn column, const SealedRowId& id) {
+// What a row's value may be sealed for, in the order to try: an access token sealed by an earlier version is
+// bound to its organization only, and is re-sealed for just that (the broker refreshes it without alarm).
+std::vector<std::string> associatedDataOf(SealedColumn column, const SealedRow& row) {
     switch (column) {
-        case SealedColumn::RefreshToken: return Connectivity::refreshTokenAssociatedData(id.orgId);
-        case SealedColumn::AccessToken: return accessTokenAssociatedData(id.orgId);
-        case SealedColumn::CodeVerifier: return Connectivity::codeVerifierAssociatedData(id.stateHash);
+        case SealedColumn::RefreshToken: return {Connectivity::refreshTokenAssociatedData(row.id.orgId)};
+        case SealedColumn::AccessToken:
+            return {accessTokenAssociatedData(row.id.orgId, row.instanceUrl, row.expiresAt),
+                    unboundAccessTokenAssociatedData(row.id.orgId)};
+        case SealedColumn::CodeVerifier: return {Connectivity::codeVerifierAssociatedData(row.id.stateHash)};
     }
     throw std::logic_error("unknown sealed column");
+}
+
+// The value re-sealed under the active key for what it was sealed for, or TokenCipherError (the first
+// candidate's) when no configured key opens it.
+SealedToken resealed(const TokenCipher& cipher, SealedColumn column, const SealedRow& row) {
+    const std::vector<std::string> candidates = associatedDataOf(column, row);
+    std::optional<TokenCipherError> first;
+    for (const std::string& associatedData : candidates) {
+        try {
+            return cipher.seal(cipher.open(row.token, associatedData), associatedData);
+        } catch (const TokenCipherError& error) {
+            if (!first) first = error;
+        }
+    }
+    throw *first;
 }
 
 // "refresh token of organization 1042", "code verifier of login attempt 3f2a9c01" (the first characters of the
@@ -91,10 +111,8 @@ void StoreRekey::rekeyColumn(SealedColumn column, Summary& summary, std::int64_t
             std::int64_t newlyUnopenable = 0;
             for (const SealedRow& row : rows) {
                 if (unopenable.count(keyOf(row.id)) > 0) continue;
-                const std::string associatedData = associatedDataOf(column, row.id);
                 try {
-                    const std::string plaintext = cipher_.open(row.token, associatedData);
-                    batch.push_back(Reseal{row.id, row.token.ciphertext, cipher_.seal(plaintext, associatedData)});
+                    batch.push_back(Reseal{row.id, row.token.ciphertext, resealed(cipher_, column, row)});
                 } catch (const TokenCipherError& error) {
                     unopenable.insert(keyOf(row.id));
                     ++newlyUnopenable;

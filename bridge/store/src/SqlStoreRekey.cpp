@@ -49,23 +49,39 @@ std::int64_t nowMilliseconds() {
 std::vector<SealedRow> SqlStore::listSealedNotUnder(SealedColumn column, const std::string& activeKeyId,
                                                     const SealedRowId& after, int limit) {
     const SealedColumnPlace place = placeOf(column);
-    const std::string query = "SELECT " + std::string(place.idColumn) + ", " + std::string(place.ciphertextColumn) +
-                              ", " + std::string(place.keyColumn) + " FROM " + std::string(place.table) + " WHERE " +
+    const std::string selected = std::string(place.idColumn) + ", " + std::string(place.ciphertextColumn) + ", " +
+                                 std::string(place.keyColumn) +
+                                 (column == SealedColumn::AccessToken ? ", instance_url, expires_at" : "");
+    const std::string query = "SELECT " + selected + " FROM " + std::string(place.table) + " WHERE " +
                               notUnderKey(place) + " AND " + std::string(place.idColumn) + " > ? ORDER BY " +
                               std::string(place.idColumn) + " LIMIT ?";
     return withSession([&](Session& session) {
         std::vector<SealedRow> rows;
-        if (place.byOrganization) {
-            std::vector<Poco::Tuple<Int64, std::string, std::string>> read;
-            session << query, bind(activeKeyId), bind(Int64{after.orgId}), bind(Int64{limit}), into(read), now;
-            for (const auto& row : read) {
-                rows.push_back(SealedRow{SealedRowId{row.get<0>(), {}}, SealedToken{row.get<2>(), row.get<1>()}});
+        switch (column) {
+            case SealedColumn::RefreshToken: {
+                std::vector<Poco::Tuple<Int64, std::string, std::string>> read;
+                session << query, bind(activeKeyId), bind(Int64{after.orgId}), bind(Int64{limit}), into(read), now;
+                for (const auto& row : read) {
+                    rows.push_back(SealedRow{SealedRowId{row.get<0>(), {}}, SealedToken{row.get<2>(), row.get<1>()}, {}, 0});
+                }
+                break;
             }
-        } else {
-            std::vector<Poco::Tuple<std::string, std::string, std::string>> read;
-            session << query, bind(activeKeyId), bind(after.stateHash), bind(Int64{limit}), into(read), now;
-            for (const auto& row : read) {
-                rows.push_back(SealedRow{SealedRowId{0, row.get<0>()}, SealedToken{row.get<2>(), row.get<1>()}});
+            case SealedColumn::AccessToken: {
+                std::vector<Poco::Tuple<Int64, std::string, std::string, std::string, Int64>> read;
+                session << query, bind(activeKeyId), bind(Int64{after.orgId}), bind(Int64{limit}), into(read), now;
+                for (const auto& row : read) {
+                    rows.push_back(SealedRow{SealedRowId{row.get<0>(), {}}, SealedToken{row.get<2>(), row.get<1>()},
+                                             row.get<3>(), row.get<4>()});
+                }
+                break;
+            }
+            case SealedColumn::CodeVerifier: {
+                std::vector<Poco::Tuple<std::string, std::string, std::string>> read;
+                session << query, bind(activeKeyId), bind(after.stateHash), bind(Int64{limit}), into(read), now;
+                for (const auto& row : read) {
+                    rows.push_back(SealedRow{SealedRowId{0, row.get<0>()}, SealedToken{row.get<2>(), row.get<1>()}, {}, 0});
+                }
+                break;
             }
         }
         return rows;

@@ -54,6 +54,9 @@ struct SealedRowId {
 struct SealedRow {
     SealedRowId id;
     SealedToken token;
+    // Access tokens only: the instance URL and expiry stored beside the token (part of what it is sealed for).
+    std::string instanceUrl;
+    UnixSeconds expiresAt = 0;
 };
 
 // A row to rewrite with `resealed` only if it still holds `read` (compare-and-set on the ciphertext).
