@@ -171,7 +171,8 @@ INSTANTIATE_TEST_SUITE_P(
                                          "http.maxConnections", "salesforce.trustedDomains"}},
                       SubcommandOptions{"schema", {"--config", "--help"}},
                       SubcommandOptions{"token", {"--config", "--help", "--role", "--org", "--ttl", "--sub"}},
-                      SubcommandOptions{"demo", {"--config", "--help"}}),
+                      SubcommandOptions{"demo", {"--config", "--help"}},
+                      SubcommandOptions{"rekey", {"--config", "--help", "--batch-size"}}),
     [](const auto& info) { return info.param.subcommand; });
 
 TEST_F(CommandLineTest, BadUsageExitsTwoAndSaysWhy) {
