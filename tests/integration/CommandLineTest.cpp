@@ -175,7 +175,8 @@ INSTANTIATE_TEST_SUITE_P(
                       SubcommandOptions{
                           "migrate",
                           {"--config", "--help", "--verify", "--dry-run", "--org=ID[,ID...]", "--orgs-from=FILE",
-                           "not found organization", "already current", "nothing written"}}),
+                           "not found organization", "already current", "nothing written"}},
+                      SubcommandOptions{"rekey", {"--config", "--help", "--batch-size"}}),
     [](const auto& info) { return info.param.subcommand; });
 
 TEST_F(CommandLineTest, BadUsageExitsTwoAndSaysWhy) {

@@ -16,6 +16,7 @@
 
 #include "app/BridgeService.h"
 #include "app/DemoCommand.h"
+#include "app/RekeyCommand.h"
 #include "bridge/base/Logging.h"
 #include "bridge/store/StoreFactory.h"
 #include "migrations/MigrateCommand.h"
@@ -86,6 +87,10 @@ std::vector<Subcommand> subcommands() {
                    "move organizations, users and service-account tokens out of the legacy database",
                    {},
                    kMigrateNotes});
+    all.push_back({"rekey",
+                   "re-seal every stored token and code verifier under the active key (crypto.activeKey, else the "
+                   "first of crypto.keys) while instances keep serving; rerun it until it exits 0",
+                   {}});
     for (auto& subcommand : all) common(subcommand.options);
     auto& migrate = all[4].options;
     migrate.addOption(
@@ -101,6 +106,7 @@ std::vector<Subcommand> subcommands() {
                           .required(false)
                           .repeatable(true));
     migrate.addOption(valued("orgs-from", "FILE", "migrate (or verify) only the organization ids in FILE, one a line"));
+    all[5].options.addOption(valued("batch-size", "N", "values re-sealed per transaction (default 500)"));
     auto& token = all[2].options;
     token.addOption(valued("role", "ROLE", "support, org-admin or sync-engine (required)"));
     token.addOption(
@@ -118,7 +124,8 @@ void printUsage(std::ostream& out, const std::vector<Subcommand>& all) {
     for (const auto& subcommand : all) out << "  " << subcommand.name << "\t" << subcommand.summary << "\n";
     out << "\nbridge SUBCOMMAND --help lists its options. Every configuration key may also come from the environment:\n"
            "BRIDGE_ + the key in upper case with '.' as '_' (store.dsn -> BRIDGE_STORE_DSN); the environment wins.\n"
-           "Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 rows left unmigrated.\n";
+           "Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 rows left unmigrated (migrate) or\n"
+           "values left under another key (rekey).\n";
 }
 
 void printHelp(std::ostream& out, const Subcommand& subcommand) {
@@ -315,6 +322,11 @@ int runCommandLine(const std::vector<std::string>& arguments) {
         if (chosen->name == "token") return token(config, options);
         if (chosen->name == "migrate") {
             return migrations::runMigrateCommand(config, migrateRequest(options), std::cout, std::cerr);
+        }
+        if (chosen->name == "rekey") {
+            const auto batchSize = parsePositiveInteger(single(options, "batch-size").value_or("500"));
+            if (!batchSize || *batchSize > 100000) throw UsageError("--batch-size takes an integer from 1 to 100000");
+            return runRekeyCommand(config, static_cast<int>(*batchSize), std::cout, std::cerr);
         }
         return runDemo(config);
     } catch (const UsageError& error) {
