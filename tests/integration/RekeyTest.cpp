@@ -165,7 +165,8 @@ protected:
     // A profile with one user, connected through the legacy panel with a service account of its own.
     Profile connectedProfile(const std::string& name) {
         const std::string support = signedToken("support");
-        const HttpResult created = httpCall(port(), "POST", "/api/v2/profiles", support, R"({"name": ")" + name + R"("})");
+        const HttpResult created =
+            httpCall(port(), "POST", "/api/v2/profiles", support, R"({"name": ")" + name + R"("})");
         EXPECT_EQ(created.status, 201) << created.body;
         Profile profile{created.json()->getValue<std::string>("id"),
                         created.json()->getValue<std::int64_t>("legacyOrgId"), 0};
@@ -176,7 +177,8 @@ protected:
 
         const std::string path = legacyPath(profile);
         EXPECT_EQ(httpCall(port(), "PUT", path, support, R"({"loginUsingServiceAccount": true})").status, 200);
-        const HttpResult started = httpCall(port(), "POST", path + "/connect", support, R"({"environment": "production"})");
+        const HttpResult started =
+            httpCall(port(), "POST", path + "/connect", support, R"({"environment": "production"})");
         EXPECT_EQ(started.status, 200) << started.body;
         char userId[16];
         std::snprintf(userId, sizeof userId, "005%012lld", static_cast<long long>(profile.legacyOrgId));
@@ -186,8 +188,8 @@ protected:
                                  .organizationId = organizationId,
                                  .username = "svc-" + profile.id + "@rekey.example",
                                  .email = "svc-" + profile.id + "@rekey.example"});
-        const std::string redirect =
-            salesforce_.followAuthorization(started.json()->getObject("data")->getValue<std::string>("authorizationUrl"));
+        const std::string redirect = salesforce_.followAuthorization(
+            started.json()->getObject("data")->getValue<std::string>("authorizationUrl"));
         const HttpResult finished = httpCall(port(), "GET", Poco::URI(redirect).getPathAndQuery());
         EXPECT_EQ(finished.status, 302) << finished.body;
         EXPECT_EQ(finished.header("Location"), kLegacyPage + "?connectivity=connected");
@@ -220,8 +222,8 @@ protected:
 
     // The profile's events as "type detail", newest first.
     std::vector<std::string> events(const Profile& profile) const {
-        const HttpResult answer = httpCall(port(), "GET", "/api/v2/profiles/" + profile.id + "/connectivity/events?limit=100",
-                                           signedToken("support"));
+        const HttpResult answer = httpCall(
+            port(), "GET", "/api/v2/profiles/" + profile.id + "/connectivity/events?limit=100", signedToken("support"));
         EXPECT_EQ(answer.status, 200) << answer.body;
         std::vector<std::string> listed;
         if (answer.status != 200) return listed;
@@ -234,14 +236,16 @@ protected:
         return listed;
     }
     static long countStartingWith(const std::vector<std::string>& lines, const std::string& prefix) {
-        return std::count_if(lines.begin(), lines.end(), [&](const std::string& line) { return line.rfind(prefix, 0) == 0; });
+        return std::count_if(lines.begin(), lines.end(),
+                             [&](const std::string& line) { return line.rfind(prefix, 0) == 0; });
     }
 
     // Sealed values of the store under a key other than `keyId`, read by a store of the test's own.
     std::int64_t valuesNotUnder(const std::string& keyId) const {
         const auto store = openStore(dsn_, 1);
         std::int64_t count = 0;
-        for (SealedColumn column : {SealedColumn::RefreshToken, SealedColumn::AccessToken, SealedColumn::CodeVerifier}) {
+        for (SealedColumn column :
+             {SealedColumn::RefreshToken, SealedColumn::AccessToken, SealedColumn::CodeVerifier}) {
             count += store->countSealedNotUnder(column, keyId);
         }
         return count;
@@ -338,9 +342,8 @@ TEST_P(RekeyTest, ARunKilledWithSigkillAndRunAgainEndsWithEveryValueResealedOnce
 
     {
         auto variables = environment(kNewKey + "," + kOldKey);
-        ChildProcess killed({.executable = BRIDGE_EXECUTABLE,
-                             .arguments = {"rekey", "--batch-size", "5"},
-                             .environment = variables});
+        ChildProcess killed(
+            {.executable = BRIDGE_EXECUTABLE, .arguments = {"rekey", "--batch-size", "5"}, .environment = variables});
         const auto store = openStore(dsn_, 1);
         const auto deadline = Clock::now() + kRunTimeout;
         while (store->countSealedNotUnder(SealedColumn::RefreshToken, "new") > kOrganizations * 4 / 5 &&
@@ -355,8 +358,8 @@ TEST_P(RekeyTest, ARunKilledWithSigkillAndRunAgainEndsWithEveryValueResealedOnce
 
     const Finished completed = rekey(kNewKey + "," + kOldKey, {"--batch-size", "50"});
     EXPECT_EQ(completed.exitCode, 0) << completed.err;
-    EXPECT_EQ(completed.out,
-              std::vector<std::string>{summaryLine(static_cast<int>(left), kOrganizations - static_cast<int>(left), 0)});
+    EXPECT_EQ(completed.out, std::vector<std::string>{
+                                 summaryLine(static_cast<int>(left), kOrganizations - static_cast<int>(left), 0)});
     const Finished again = rekey(kNewKey + "," + kOldKey);
     EXPECT_EQ(again.out, std::vector<std::string>{summaryLine(0, kOrganizations, 0)});
 
@@ -431,8 +434,12 @@ TEST_P(RekeyTest, AKeyMissingForARowAnswers503WithAKeyMissingEventNeverA500) {
     EXPECT_EQ(run.exitCode, 3) << run.err;
     ASSERT_FALSE(run.out.empty());
     const auto report = std::vector<std::string>(run.out.begin(), run.out.end() - 1);
-    EXPECT_EQ(countStartingWith(report, "skipped refresh token of organization " + std::to_string(profile.legacyOrgId) + ": "), 1);
-    EXPECT_EQ(countStartingWith(report, "skipped access token of organization " + std::to_string(profile.legacyOrgId) + ": "), 1);
+    EXPECT_EQ(countStartingWith(report,
+                                "skipped refresh token of organization " + std::to_string(profile.legacyOrgId) + ": "),
+              1);
+    EXPECT_EQ(
+        countStartingWith(report, "skipped access token of organization " + std::to_string(profile.legacyOrgId) + ": "),
+        1);
     EXPECT_EQ(countStartingWith(report, "skipped "), static_cast<long>(report.size()));
     EXPECT_EQ(run.summary(), summaryLine(0, 0, static_cast<int>(report.size())));
 

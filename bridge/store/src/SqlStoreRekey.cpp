@@ -62,7 +62,8 @@ std::vector<SealedRow> SqlStore::listSealedNotUnder(SealedColumn column, const s
                 std::vector<Poco::Tuple<Int64, std::string, std::string>> read;
                 session << query, bind(activeKeyId), bind(Int64{after.orgId}), bind(Int64{limit}), into(read), now;
                 for (const auto& row : read) {
-                    rows.push_back(SealedRow{SealedRowId{row.get<0>(), {}}, SealedToken{row.get<2>(), row.get<1>()}, {}, 0});
+                    rows.push_back(
+                        SealedRow{SealedRowId{row.get<0>(), {}}, SealedToken{row.get<2>(), row.get<1>()}, {}, 0});
                 }
                 break;
             }
@@ -79,7 +80,8 @@ std::vector<SealedRow> SqlStore::listSealedNotUnder(SealedColumn column, const s
                 std::vector<Poco::Tuple<std::string, std::string, std::string>> read;
                 session << query, bind(activeKeyId), bind(after.stateHash), bind(Int64{limit}), into(read), now;
                 for (const auto& row : read) {
-                    rows.push_back(SealedRow{SealedRowId{0, row.get<0>()}, SealedToken{row.get<2>(), row.get<1>()}, {}, 0});
+                    rows.push_back(
+                        SealedRow{SealedRowId{0, row.get<0>()}, SealedToken{row.get<2>(), row.get<1>()}, {}, 0});
                 }
                 break;
             }

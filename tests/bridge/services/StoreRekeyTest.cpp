@@ -88,7 +88,8 @@ protected:
     }
 
     std::string openRefreshToken(const TokenCipher& cipher, std::int64_t orgId) {
-        return cipher.open(*store_->loadConnection(orgId).refreshToken, Connectivity::refreshTokenAssociatedData(orgId));
+        return cipher.open(*store_->loadConnection(orgId).refreshToken,
+                           Connectivity::refreshTokenAssociatedData(orgId));
     }
 
     StoreRekey::Summary rekey(const TokenCipher& cipher, int batchSize, std::ostream& report,
@@ -105,7 +106,8 @@ protected:
 
     std::int64_t leftUnder(const std::string& activeKeyId) {
         std::int64_t left = 0;
-        for (SealedColumn column : {SealedColumn::RefreshToken, SealedColumn::AccessToken, SealedColumn::CodeVerifier}) {
+        for (SealedColumn column :
+             {SealedColumn::RefreshToken, SealedColumn::AccessToken, SealedColumn::CodeVerifier}) {
             left += store_->countSealedNotUnder(column, activeKeyId);
         }
         return left;
@@ -195,8 +197,7 @@ TYPED_TEST(StoreRekeyTest, AValueNoConfiguredKeyOpensIsReportedLeftAsItIsAndTheR
     EXPECT_EQ(summary.line(), "rewritten 1, already current 0, skipped 1, busy 0, failed 0");
     EXPECT_EQ(summary.exitCode(), 3);
     const std::string line = report.str();
-    EXPECT_EQ(line.rfind("skipped refresh token of organization " + std::to_string(unopenable) + ": ", 0), 0u)
-        << line;
+    EXPECT_EQ(line.rfind("skipped refresh token of organization " + std::to_string(unopenable) + ": ", 0), 0u) << line;
     EXPECT_NE(line.find("lost"), std::string::npos) << "names the key id: " << line;
     EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << "one line, even over five passes: " << line;
     EXPECT_EQ(line.find(refreshPlaintext(unopenable)), std::string::npos);

@@ -1084,8 +1084,7 @@ TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinc
 // --- rekey ---
 
 std::int64_t systemNowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -1144,8 +1143,9 @@ TYPED_TEST(StoreConformanceTest, SealedValuesUnderOtherKeysAreListedInIdOrderAft
     EXPECT_EQ(fieldsOfAll(store.listSealedNotUnder(SealedColumn::CodeVerifier, "key-new", {}, 10)),
               (std::vector<Row>{{0, "state-a", "key-2", "verifier-ciphertext", "", 0},
                                 {0, "state-b", "key-2", "verifier-ciphertext", "", 0}}));
-    EXPECT_EQ(fieldsOfAll(store.listSealedNotUnder(SealedColumn::CodeVerifier, "key-new", SealedRowId{0, "state-a"}, 10)),
-              (std::vector<Row>{{0, "state-b", "key-2", "verifier-ciphertext", "", 0}}));
+    EXPECT_EQ(
+        fieldsOfAll(store.listSealedNotUnder(SealedColumn::CodeVerifier, "key-new", SealedRowId{0, "state-a"}, 10)),
+        (std::vector<Row>{{0, "state-b", "key-2", "verifier-ciphertext", "", 0}}));
     EXPECT_EQ(store.countSealedNotUnder(SealedColumn::CodeVerifier, "key-new"), 2);
     EXPECT_EQ(store.countSealedNotUnder(SealedColumn::CodeVerifier, "key-2"), 1);
 }
@@ -1160,11 +1160,11 @@ TYPED_TEST(StoreConformanceTest, ResealRewritesOnlyRowsThatStillHoldTheCiphertex
     ASSERT_EQ(this->connect(changed, "refresh-new-login"), 2);
     const Connection changedBefore = store.loadConnection(changed);
 
-    EXPECT_EQ(store.resealIfUnchanged(SealedColumn::RefreshToken,
-                                      {Reseal{SealedRowId{kept, {}}, "refresh-kept", {"key-new", "resealed-kept"}},
-                                       Reseal{SealedRowId{changed, {}}, "refresh-changed",
-                                              {"key-new", "resealed-changed"}}}),
-              1);
+    EXPECT_EQ(
+        store.resealIfUnchanged(SealedColumn::RefreshToken,
+                                {Reseal{SealedRowId{kept, {}}, "refresh-kept", {"key-new", "resealed-kept"}},
+                                 Reseal{SealedRowId{changed, {}}, "refresh-changed", {"key-new", "resealed-changed"}}}),
+        1);
     Connection expected = connectedConnection(kept, "resealed-kept");
     expected.refreshToken = SealedToken{"key-new", "resealed-kept"};
     expected.version = 2;  // an admin's change read before the reseal is tried again on the new row
