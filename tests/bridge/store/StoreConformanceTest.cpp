@@ -1056,7 +1056,7 @@ TYPED_TEST(StoreConformanceTest, CommitRefreshRefusesWhenTheConnectionNoLongerHo
     EXPECT_FALSE(store.loadAccessToken(orgId));
 }
 
-TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinceTheCutoff) {
+TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinceTheCutoffLeastRecentlyTriedFirst) {
     Store& store = this->store();
     auto connectedWithLastRefresh = [&](std::optional<UnixSeconds> lastRefreshAt) {
         const std::int64_t orgId = this->newOrganization();
@@ -1078,6 +1078,13 @@ TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinc
     EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 10), (std::vector<std::int64_t>{longIdle, neverRefreshed}));
     EXPECT_EQ(store.listIdleConnections(kNow - 86'399, 10),
               (std::vector<std::int64_t>{longIdle, neverRefreshed, idleAtTheCutoff}));
+    EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 1), (std::vector<std::int64_t>{longIdle}));
+
+    // Keep-alive's attempts, successful or not, send a connection to the back of the queue.
+    store.recordKeepAliveAttempt(longIdle, kNow);
+    EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 10), (std::vector<std::int64_t>{neverRefreshed, longIdle}));
+    EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 1), (std::vector<std::int64_t>{neverRefreshed}));
+    store.recordKeepAliveAttempt(neverRefreshed, kNow + 1);
     EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 1), (std::vector<std::int64_t>{longIdle}));
 }
 

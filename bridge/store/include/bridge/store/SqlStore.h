@@ -53,6 +53,7 @@ public:
     void releaseRefreshLease(std::int64_t orgId, const std::string& owner) override;
     bool commitRefresh(const RefreshOutcome& outcome) override;
     std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) override;
+    void recordKeepAliveAttempt(std::int64_t orgId, UnixSeconds at) override;
 
     std::vector<SealedRow> listSealedNotUnder(SealedColumn column, const std::string& activeKeyId,
                                               const SealedRowId& after, int limit) override;

@@ -179,8 +179,13 @@ public:
     virtual void releaseRefreshLease(std::int64_t orgId, const std::string& owner) = 0;
     // Writes the refresh result if the caller still holds the lease; false (nothing written) otherwise.
     virtual bool commitRefresh(const RefreshOutcome& outcome) = 0;
-    // Connections whose refresh token was last used before the cutoff (keep-alive candidates).
+    // Connections whose refresh token was last used before the cutoff (keep-alive candidates), the ones keep-alive
+    // tried least recently first (never tried before any), so that connections whose refresh keeps failing cannot
+    // hold the first places of every round.
     virtual std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) = 0;
+    // Keep-alive is about to refresh the connection: it goes to the back of listIdleConnections' queue, whatever the
+    // refresh's outcome (recorded before the attempt, so that an attempt cut short by a crash counts too).
+    virtual void recordKeepAliveAttempt(std::int64_t orgId, UnixSeconds at) = 0;
 
     // --- rekey ---
     // Up to `limit` rows of `column` whose value is sealed under a key other than `activeKeyId`, after `after` in
