@@ -721,9 +721,9 @@ TEST_F(TokenBrokerTest, KeepAliveMovesAFailedConnectionToTheBackOfTheQueue) {
     connect(stuckOrg, nowSeconds() - 3600);
     const std::int64_t nextOrg = createOrganization("Next");
     connect(nextOrg, nowSeconds() - 3600);
-    const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+    const auto nowMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     ASSERT_TRUE(store_.tryAcquireRefreshLease(stuckOrg, "another-instance", nowMs, nowMs + 60'000));
     const UnixSeconds started = nowSeconds();
 
