@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake g++ pkg-config libpoco-dev libspdlog-dev libmysqlcppconn-dev libgtest-dev googletest
-          libssl-dev libsqlite3-dev mariadb-server mariadb-client wrk clang-format)
+          libssl-dev libsqlite3-dev mariadb-server mariadb-client wrk clang-format clang libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -2,6 +2,7 @@
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <future>
 #include <limits>
 #include <thread>
@@ -101,8 +102,13 @@ LegacyMigrator::TranslatedBatch LegacyMigrator::translate(LegacyBatch&& legacyBa
         if (translated.migrated) batch.writes.push_back(std::move(*translated.migrated));
     }
     for (const auto& orphan : legacyBatch.orphans) {
-        batch.orphans.push_back({orphan.orgId, LegacyOrganizationTranslator::orphanLine(orphan)});
+        batch.orphans.push_back({orphan.orgId, LegacyOrganizationTranslator::orphanLine(orphan), true});
     }
+    for (const auto orgId : legacyBatch.notFound) {
+        batch.orphans.push_back({orgId, LegacyOrganizationTranslator::notFoundLine(orgId), false});
+    }
+    std::sort(batch.orphans.begin(), batch.orphans.end(),
+              [](const auto& a, const auto& b) { return a.orgId < b.orgId; });
     return batch;
 }
 
@@ -127,7 +133,11 @@ void LegacyMigrator::migrateBatch(const TranslatedBatch& batch, MigrationSummary
     auto nextOrphan = batch.orphans.begin();
     const auto reportOrphansBefore = [&](std::int64_t orgId) {
         for (; nextOrphan != batch.orphans.end() && nextOrphan->orgId < orgId; ++nextOrphan) {
-            reportSkipped(nextOrphan->line, summary);
+            if (nextOrphan->skipped) {
+                reportSkipped(nextOrphan->line, summary);
+            } else {
+                report_ << nextOrphan->line << "\n";
+            }
         }
     };
     std::size_t nextWrite = 0;

@@ -99,6 +99,10 @@ std::string LegacyOrganizationTranslator::orphanLine(const LegacyOrphan& orphan)
     return "skipped " + organizationText(orphan.orgId) + ": orphan: no organizations row, " + rows + " not migrated";
 }
 
+std::string LegacyOrganizationTranslator::notFoundLine(std::int64_t orgId) {
+    return "not found " + organizationText(orgId) + ": selected, but the legacy database has no row of it";
+}
+
 TranslatedOrganization LegacyOrganizationTranslator::translate(LegacyOrganization&& legacy) const {
     TranslatedOrganization result;
     const std::int64_t orgId = legacy.row.id;

@@ -40,14 +40,22 @@ LegacyVerifier::LegacyVerifier(Store& store, const LegacyOrganizationTranslator&
 
 VerificationSummary LegacyVerifier::run(LegacyReader& reader, MigrationProgress& progress) {
     VerificationSummary summary;
+    wholeDatabase_ = !reader.selective();
     summary.abortedBecause = runUntilADatabaseFails([&] {
         // Orphans migrate to nothing: an organization of the store with an orphan's id is reported by
-        // reportStoreOnlyBefore like any other that the legacy database lacks.
+        // reportStoreOnlyBefore like any other that the legacy database lacks (verifyAbsent, for a selection).
         for (auto batch = reader.nextBatch(); !batch.empty(); batch = reader.nextBatch()) {
             for (const auto& organization : batch.organizations) verify(organization, summary);
+            for (const auto& orphan : batch.orphans) {
+                if (!wholeDatabase_) verifyAbsent(orphan.orgId, summary);
+            }
+            for (const auto orgId : batch.notFound) {
+                report_ << LegacyOrganizationTranslator::notFoundLine(orgId) << "\n";
+                verifyAbsent(orgId, summary);
+            }
             progress.advance(static_cast<std::int64_t>(batch.organizations.size()));
         }
-        reportStoreOnlyBefore(firstNewLegacyId_, summary);
+        if (wholeDatabase_) reportStoreOnlyBefore(firstNewLegacyId_, summary);
     });
     progress.finish();
     if (summary.abortedBecause) report_ << "verification stopped: " << *summary.abortedBecause << "\n";
@@ -89,14 +97,24 @@ void LegacyVerifier::reportStoreOnlyBefore(std::int64_t legacyId, VerificationSu
     }
 }
 
+void LegacyVerifier::verifyAbsent(std::int64_t orgId, VerificationSummary& summary) {
+    if (orgId < firstNewLegacyId_ && store_.findOrganization(orgId)) {
+        difference(organizationSubject(orgId), "in the store but not in the legacy database", summary);
+    }
+}
+
 void LegacyVerifier::verify(const LegacyOrganization& legacy, VerificationSummary& summary) {
     const std::int64_t orgId = legacy.row.id;
     ++summary.organizations;
-    reportStoreOnlyBefore(orgId, summary);
     std::optional<Organization> stored;
-    if (!storeAhead_.empty() && storeAhead_.front().legacyId == orgId) {
-        stored = storeAhead_.front();
-        storeAhead_.pop_front();
+    if (!wholeDatabase_) {
+        stored = store_.findOrganization(orgId);
+    } else {
+        reportStoreOnlyBefore(orgId, summary);
+        if (!storeAhead_.empty() && storeAhead_.front().legacyId == orgId) {
+            stored = storeAhead_.front();
+            storeAhead_.pop_front();
+        }
     }
     const auto translated = translator_.translate(legacy);
     // Skipped by a migration (soft-deleted), or an id the new panel allocates: a conflict, skipped too.

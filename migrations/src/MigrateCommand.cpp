@@ -10,6 +10,7 @@
 #include "bridge/base/Logging.h"
 #include "bridge/crypto/TokenCipher.h"
 #include "bridge/store/StoreFactory.h"
+#include "migrations/LegacyDryRun.h"
 #include "migrations/LegacyMigrator.h"
 #include "migrations/LegacyReader.h"
 #include "migrations/LegacyTokenDecryptor.h"
@@ -34,7 +35,8 @@ TokenCipher storeCipher(const CryptoConfig& crypto) {
 
 }  // namespace
 
-int runMigrateCommand(const Config& config, bool verify, std::ostream& out, std::ostream& err) {
+int runMigrateCommand(const Config& config, const MigrateRequest& request, std::ostream& out, std::ostream& err) {
+    using Mode = MigrateRequest::Mode;
     if (config.legacy.dsn.empty()) throw ConfigError("legacy.dsn: required by migrate");
     if (config.migrate.batchSize < 1) throw ConfigError("migrate.batchSize: must be at least 1");
     const auto legacyDsn = MySqlDsn::parse(config.legacy.dsn, "legacy.dsn");
@@ -43,9 +45,13 @@ int runMigrateCommand(const Config& config, bool verify, std::ostream& out, std:
     auto log = logger("migrate");
 
     try {
-        auto store = openStore(config.store.dsn, kStorePoolSize, config.store.timeout);
-        upgradeSchema(*store);
-        LegacyReader reader(legacyDsn, config.migrate.batchSize);
+        // A dry run writes nothing to the store, not even its schema: it does not open it.
+        std::unique_ptr<Store> store;
+        if (request.mode != Mode::DryRun) {
+            store = openStore(config.store.dsn, kStorePoolSize, config.store.timeout);
+            upgradeSchema(*store);
+        }
+        LegacyReader reader(legacyDsn, config.migrate.batchSize, request.selection);
         const LegacyOrganizationTranslator translator(decryptor, cipher, std::time(nullptr));
 
         const bool terminal = ::isatty(STDERR_FILENO) == 1;
@@ -59,16 +65,21 @@ int runMigrateCommand(const Config& config, bool verify, std::ostream& out, std:
                     log->info("{}", text);
                 }
             });
-        if (verify) {
-            log->info("verifying the store against {}", legacyDsn.redacted());
-        } else {
-            log->info("migrating {} into the store", legacyDsn.redacted());
+        const std::string what = request.selection ? std::to_string(request.selection->ids().size()) +
+                                                         " selected organizations of " + legacyDsn.redacted()
+                                                   : legacyDsn.redacted();
+        switch (request.mode) {
+            case Mode::Verify:
+                log->info("verifying the store against {}", what);
+                return LegacyVerifier(*store, translator, cipher, config.firstNewLegacyId, out)
+                    .run(reader, progress)
+                    .exitCode();
+            case Mode::DryRun:
+                log->info("dry run of the migration of {}: the store is not opened", what);
+                return LegacyDryRun(translator, out, log).run(reader, progress).exitCode();
+            case Mode::Migrate: break;
         }
-        if (verify) {
-            return LegacyVerifier(*store, translator, cipher, config.firstNewLegacyId, out)
-                .run(reader, progress)
-                .exitCode();
-        }
+        log->info("migrating {} into the store", what);
         return LegacyMigrator(*store, translator, out, log).run(reader, progress).exitCode();
     } catch (const sql::SQLException& error) {
         err << "bridge migrate: the legacy database " << legacyDsn.redacted() << " failed: " << error.what() << "\n";

@@ -21,13 +21,15 @@ std::string clockText(double seconds) {
 
 }  // namespace
 
-MigrationProgress::MigrationProgress(std::int64_t total, Style style, Sink sink, std::function<Clock::time_point()> now)
+MigrationProgress::MigrationProgress(std::int64_t total, Style style, Sink sink, std::function<Clock::time_point()> now,
+                                     std::string unit)
     : total_(total),
       style_(style),
       sink_(std::move(sink)),
       now_(std::move(now)),
       started_(now_()),
-      lastShown_(started_) {}
+      lastShown_(started_),
+      unit_(std::move(unit)) {}
 
 void MigrationProgress::advance(std::int64_t organizations) {
     done_ += organizations;
@@ -45,7 +47,7 @@ std::string MigrationProgress::describe() const {
     const double elapsed = std::chrono::duration<double>(now_() - started_).count();
     const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0;
     const int percent = total_ > 0 ? static_cast<int>(std::min<std::int64_t>(100, done_ * 100 / total_)) : 100;
-    std::string text = std::to_string(done_) + "/" + std::to_string(total_) + " organizations (" +
+    std::string text = std::to_string(done_) + "/" + std::to_string(total_) + " " + unit_ + " (" +
                        std::to_string(percent) + "%), " + std::to_string(static_cast<long long>(rate)) + "/s, ";
     if (done_ >= total_) return text + "done in " + clockText(elapsed);
     if (rate <= 0) return text + "time left unknown";

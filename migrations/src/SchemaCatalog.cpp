@@ -104,10 +104,19 @@ constexpr std::string_view kVersion1[] = {
     R"(CREATE INDEX events_by_org ON events (org_id, id))",
 };
 
+// Version 2: when keep-alive last tried each connection, whatever the outcome (Store::listIdleConnections).
+// One statement: MySQL commits DDL at once, so a version made of one statement is applied whole or not at all
+// (short of a crash between it and its schema_version row).
+constexpr std::string_view kVersion2[] = {
+    R"(ALTER TABLE connections ADD COLUMN keepalive_attempt_at BIGINT NULL)",
+};
+
 std::vector<SchemaVersion> buildCatalog(const DialectWords& words) {
     SchemaVersion version1{1, {}};
     for (auto statement : kVersion1) version1.statements.push_back(expand(statement, words));
-    return {version1};
+    SchemaVersion version2{2, {}};
+    for (auto statement : kVersion2) version2.statements.push_back(expand(statement, words));
+    return {version1, version2};
 }
 
 }  // namespace

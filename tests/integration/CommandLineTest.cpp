@@ -171,7 +171,12 @@ INSTANTIATE_TEST_SUITE_P(
                                          "http.maxConnections", "salesforce.trustedDomains"}},
                       SubcommandOptions{"schema", {"--config", "--help"}},
                       SubcommandOptions{"token", {"--config", "--help", "--role", "--org", "--ttl", "--sub"}},
-                      SubcommandOptions{"demo", {"--config", "--help"}}),
+                      SubcommandOptions{"demo", {"--config", "--help"}},
+                      SubcommandOptions{
+                          "migrate",
+                          {"--config", "--help", "--verify", "--dry-run", "--org=ID[,ID...]", "--orgs-from=FILE",
+                           "not found organization", "already current", "nothing written"}},
+                      SubcommandOptions{"rekey", {"--config", "--help", "--batch-size"}}),
     [](const auto& info) { return info.param.subcommand; });
 
 TEST_F(CommandLineTest, BadUsageExitsTwoAndSaysWhy) {
@@ -229,6 +234,27 @@ TEST_F(CommandLineTest, InvalidValueOrMissingFileExitsTwoNamingIt) {
     const Finished missingFile = runBridge({"schema", "--config", pathOf("absent.properties")});
     EXPECT_EQ(missingFile.exitCode, 2);
     EXPECT_NE(missingFile.err.find("absent.properties"), std::string::npos) << missingFile.err;
+}
+
+// Refused before anything is opened: no legacy.dsn is configured, and none is needed to say why.
+TEST_F(CommandLineTest, MigrateRefusesABadSelectionWithExitTwoNamingTheLine) {
+    const std::string pilot = writeFile("pilot.txt", "# the pilot\n1042\n\n7 # Acme\nacme-corp\n");
+    const std::vector<std::pair<std::vector<std::string>, std::string>> badUsages{
+        {{"migrate", "--org", "12x"}, "--org: '12x' is not a legacy organization id"},
+        {{"migrate", "--org", "1,,2"}, "--org: '' is not a legacy organization id"},
+        {{"migrate", "--org", "4294967296"}, "--org: '4294967296' is not a legacy organization id"},
+        {{"migrate", "--orgs-from", pilot}, "--orgs-from " + pilot + " line 5: 'acme-corp' is not a legacy"},
+        {{"migrate", "--orgs-from", pathOf("absent.txt")}, "--orgs-from " + pathOf("absent.txt") + ": cannot be read"},
+        {{"migrate", "--orgs-from", writeFile("empty.txt", "# nobody\n")}, "names no organization"},
+        {{"migrate", "--verify", "--dry-run"}, "--verify and --dry-run exclude each other"},
+    };
+    for (const auto& [arguments, reason] : badUsages) {
+        const Finished run = runBridge(arguments);
+        SCOPED_TRACE(run.err);
+        EXPECT_EQ(run.exitCode, 2);
+        EXPECT_NE(run.err.find(reason), std::string::npos) << reason;
+        EXPECT_EQ(run.out, "");
+    }
 }
 
 // --- token ---

@@ -16,6 +16,7 @@
 
 #include "app/BridgeService.h"
 #include "app/DemoCommand.h"
+#include "app/RekeyCommand.h"
 #include "bridge/base/Logging.h"
 #include "bridge/store/StoreFactory.h"
 #include "migrations/MigrateCommand.h"
@@ -55,6 +56,18 @@ constexpr const char* kServeKeys =
     "  salesforce.trustedDomains domains a token answer's instance_url and identity URL may be on\n"
     "                            (salesforce.com,force.com,salesforce.mil,cloudforce.com)\n";
 
+// `bridge migrate --help`: what a staged run and a dry run do (docs/migration.md).
+constexpr const char* kMigrateNotes =
+    "A staged run (--org, --orgs-from; both may be given, the union is migrated) migrates only those\n"
+    "organizations with their users and connection, with the promises of a full run. An --orgs-from file\n"
+    "holds one legacy organization id per line; blank lines and '#' comments are ignored. A selected id the\n"
+    "legacy database does not have is reported as 'not found organization <id>: ...' (a warning: the exit\n"
+    "code does not change). A later run finds what is migrated and unchanged and counts it 'already current'.\n"
+    "--dry-run reads and checks everything, prints 'would migrate organization <id>: ...' and every line a\n"
+    "migration would report, and ends 'dry run: would migrate <n>, skipped <n>, nothing written'; it never\n"
+    "opens the store. --verify compares only the selected organizations when given a selection.\n"
+    "Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 rows left unmigrated.\n";
+
 Option valued(const std::string& name, const std::string& argument, const std::string& description) {
     return Option(name, "", description).argument(argument).required(false).repeatable(false);
 }
@@ -70,12 +83,30 @@ std::vector<Subcommand> subcommands() {
     all.push_back({"schema", "bring the shared store's schema up to date", {}});
     all.push_back({"token", "print a signed admin or sync-engine JWT", {}});
     all.push_back({"demo", "run an embedded store, a built-in Salesforce stand-in and the server, with demo data", {}});
-    all.push_back({"migrate", "move organizations, users and service-account tokens out of the legacy database", {}});
+    all.push_back({"migrate",
+                   "move organizations, users and service-account tokens out of the legacy database",
+                   {},
+                   kMigrateNotes});
+    all.push_back({"rekey",
+                   "re-seal every stored token and code verifier under the active key (crypto.activeKey, else the "
+                   "first of crypto.keys) while instances keep serving; rerun it until it exits 0",
+                   {}});
     for (auto& subcommand : all) common(subcommand.options);
-    all[4].options.addOption(
+    auto& migrate = all[4].options;
+    migrate.addOption(
         Option("verify", "", "compare the legacy database with the store and list every difference; change nothing")
             .required(false)
             .repeatable(false));
+    migrate.addOption(
+        Option("dry-run", "", "read and check everything, print what would be migrated and skipped; write nothing")
+            .required(false)
+            .repeatable(false));
+    migrate.addOption(Option("org", "", "migrate (or verify) only these legacy organization ids (repeatable)")
+                          .argument("ID[,ID...]")
+                          .required(false)
+                          .repeatable(true));
+    migrate.addOption(valued("orgs-from", "FILE", "migrate (or verify) only the organization ids in FILE, one a line"));
+    all[5].options.addOption(valued("batch-size", "N", "values re-sealed per transaction (default 500)"));
     auto& token = all[2].options;
     token.addOption(valued("role", "ROLE", "support, org-admin or sync-engine (required)"));
     token.addOption(
@@ -93,7 +124,8 @@ void printUsage(std::ostream& out, const std::vector<Subcommand>& all) {
     for (const auto& subcommand : all) out << "  " << subcommand.name << "\t" << subcommand.summary << "\n";
     out << "\nbridge SUBCOMMAND --help lists its options. Every configuration key may also come from the environment:\n"
            "BRIDGE_ + the key in upper case with '.' as '_' (store.dsn -> BRIDGE_STORE_DSN); the environment wins.\n"
-           "Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 rows left unmigrated.\n";
+           "Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 rows left unmigrated (migrate) or\n"
+           "values left under another key (rekey).\n";
 }
 
 void printHelp(std::ostream& out, const Subcommand& subcommand) {
@@ -102,7 +134,7 @@ void printHelp(std::ostream& out, const Subcommand& subcommand) {
     help.setCommand("bridge " + subcommand.name);
     help.setUsage("[options]");
     help.setHeader(subcommand.summary);
-    if (!subcommand.footer.empty()) help.setFooter(subcommand.footer);
+    // The footer is printed as it is written: HelpFormatter would rewrap its lines.
     help.format(out);
     if (!subcommand.footer.empty()) out << "\n" << subcommand.footer;
 }
@@ -164,6 +196,30 @@ std::optional<std::int64_t> parsePositiveInteger(std::string_view text) {
     const auto [parsedUpTo, failure] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (failure != std::errc() || parsedUpTo != text.data() + text.size() || value <= 0) return std::nullopt;
     return value;
+}
+
+migrations::MigrateRequest migrateRequest(const std::multimap<std::string, std::string>& options) {
+    migrations::MigrateRequest request;
+    const bool verify = options.count("verify") > 0;
+    const bool dryRun = options.count("dry-run") > 0;
+    if (verify && dryRun)
+        throw UsageError("--verify and --dry-run exclude each other: --verify changes nothing either");
+    request.mode = verify   ? migrations::MigrateRequest::Mode::Verify
+                   : dryRun ? migrations::MigrateRequest::Mode::DryRun
+                            : migrations::MigrateRequest::Mode::Migrate;
+    const auto select = [&request](const migrations::OrganizationSelection& ids) {
+        if (!request.selection) request.selection.emplace();
+        request.selection->add(ids);
+    };
+    try {
+        for (auto [it, end] = options.equal_range("org"); it != end; ++it) {
+            select(migrations::OrganizationSelection::fromList(it->second));
+        }
+        if (auto file = single(options, "orgs-from")) select(migrations::OrganizationSelection::fromFile(*file));
+    } catch (const migrations::OrganizationSelectionError& error) {
+        throw UsageError(error.what());
+    }
+    return request;
 }
 
 std::chrono::seconds parseDuration(const std::string& text) {
@@ -265,7 +321,12 @@ int runCommandLine(const std::vector<std::string>& arguments) {
         if (chosen->name == "schema") return schema(config);
         if (chosen->name == "token") return token(config, options);
         if (chosen->name == "migrate") {
-            return migrations::runMigrateCommand(config, options.count("verify") > 0, std::cout, std::cerr);
+            return migrations::runMigrateCommand(config, migrateRequest(options), std::cout, std::cerr);
+        }
+        if (chosen->name == "rekey") {
+            const auto batchSize = parsePositiveInteger(single(options, "batch-size").value_or("500"));
+            if (!batchSize || *batchSize > 100000) throw UsageError("--batch-size takes an integer from 1 to 100000");
+            return runRekeyCommand(config, static_cast<int>(*batchSize), std::cout, std::cerr);
         }
         return runDemo(config);
     } catch (const UsageError& error) {

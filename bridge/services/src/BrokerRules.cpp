@@ -18,11 +18,7 @@ std::optional<Error> refusalFor(const Connection& connection) {
     return Error(ErrorCode::NotConnected, "No Salesforce service account is connected for this organization.");
 }
 
-namespace {
-
 std::string unboundAccessTokenAssociatedData(std::int64_t orgId) { return "org:" + std::to_string(orgId) + ":access"; }
-
-}  // namespace
 
 std::string accessTokenAssociatedData(std::int64_t orgId, std::string_view instanceUrl, UnixSeconds expiresAt) {
     // The URL cannot hold a newline, so no other (URL, expiry) pair writes the same text.

@@ -18,6 +18,8 @@ std::optional<Error> refusalFor(const Connection& connection);
 // What the organization's shared access token is sealed for: the organization, and the instance URL and expiry
 // stored beside it, so that whoever can write the store cannot send the token to a host of their choosing.
 std::string accessTokenAssociatedData(std::int64_t orgId, std::string_view instanceUrl, UnixSeconds expiresAt);
+// What an access token sealed by an earlier version is sealed for: the organization alone.
+std::string unboundAccessTokenAssociatedData(std::int64_t orgId);
 
 // A stored access token opened: the token when it authenticates with its row; otherwise why not, when the row
 // deserves an event (altered, or sealed under a key this instance lacks). A token sealed by an earlier version,

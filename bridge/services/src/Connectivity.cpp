@@ -35,8 +35,6 @@ Event eventOf(std::int64_t orgId, EventType type, const std::optional<Actor>& ac
     return event;
 }
 
-std::string verifierAssociatedData(const std::string& stateHash) { return "oauth:" + stateHash; }
-
 // The connection with its service account forgotten: NotConnected, no token, no ids; the environment stays, as the
 // contract asks (refresh and reconnect use it).
 Connection withoutServiceAccount(Connection connection, UnixSeconds now) {
@@ -66,6 +64,8 @@ Connectivity::Connectivity(Store& store, const SalesforceClient& salesforce, con
       cipher_(cipher),
       returnPages_(std::move(returnPages)),
       onConnectionChanged_(std::move(onConnectionChanged)) {}
+
+std::string Connectivity::codeVerifierAssociatedData(const std::string& stateHash) { return "oauth:" + stateHash; }
 
 std::string Connectivity::refreshTokenAssociatedData(std::int64_t orgId) {
     return "org:" + std::to_string(orgId) + ":refresh";
@@ -109,7 +109,7 @@ Connection Connectivity::changeLegacySettings(std::int64_t orgId, const LegacySe
         if (!store_.applyTransition(transition)) continue;
         onConnectionChanged_(orgId);
         if (forgetting && current.refreshToken && current.environment) {
-            revokeQuietly(*current.environment, cipher_.open(*current.refreshToken, refreshTokenAssociatedData(orgId)));
+            revokeStoredQuietly(current);
         }
         return store_.loadConnection(orgId);
     }
@@ -144,7 +144,7 @@ std::string Connectivity::startLogin(std::int64_t orgId, LoginKind kind, std::op
     attempt.panel = actor.panel;
     attempt.environment = chosen;
     attempt.actor = actor.subject;
-    attempt.codeVerifier = cipher_.seal(pkce.verifier, verifierAssociatedData(attempt.stateHash));
+    attempt.codeVerifier = cipher_.seal(pkce.verifier, codeVerifierAssociatedData(attempt.stateHash));
     attempt.expiresAt = nowSeconds() + kLoginAttemptSeconds;
     store_.insertOAuthAttempt(attempt);
     store_.appendEvent(eventOf(orgId, EventType::LoginStarted, actor, std::string(mappings::environmentName(chosen))));
@@ -165,7 +165,7 @@ void Connectivity::disconnect(std::int64_t orgId, const Actor& actor) {
         if (!store_.applyTransition(transition)) continue;
         onConnectionChanged_(orgId);
         if (current.refreshToken && current.environment) {
-            revokeQuietly(*current.environment, cipher_.open(*current.refreshToken, refreshTokenAssociatedData(orgId)));
+            revokeStoredQuietly(current);
         }
         return;
     }
@@ -186,7 +186,18 @@ std::string Connectivity::completeLogin(const CallbackQuery& query) {
     if (!query.code || query.code->empty()) return refuse(*attempt, "TOKEN_EXCHANGE_FAILED");
 
     const Environment environment = attempt->environment;
-    const std::string verifier = cipher_.open(attempt->codeVerifier, verifierAssociatedData(attempt->stateHash));
+    std::string verifier;
+    try {
+        verifier = cipher_.open(attempt->codeVerifier, codeVerifierAssociatedData(attempt->stateHash));
+    } catch (const TokenCipherError& error) {
+        // Sealed under a key no longer configured: the login cannot finish; the admin starts a new one.
+        logger("oauth")->error("code verifier of a login attempt of organization {} does not open: {}", attempt->orgId,
+                               error.what());
+        store_.appendEvent(eventOf(attempt->orgId, EventType::KeyMissing, std::nullopt,
+                                   "code verifier of a login attempt sealed under key '" + attempt->codeVerifier.keyId +
+                                       "', which does not open it"));
+        return refuse(*attempt, "TOKEN_EXCHANGE_FAILED");
+    }
     const TokenResult exchanged = salesforce_.exchangeCode(environment, *query.code, verifier);
     if (!exchanged.succeeded()) {
         const bool transient = exchanged.failure().kind == SalesforceFailure::Kind::Transient;
@@ -252,7 +263,7 @@ std::string Connectivity::completeLogin(const CallbackQuery& query) {
         onConnectionChanged_(orgId);
         // The replaced token would otherwise hold one of the account's five approvals until it expires.
         if (current.refreshToken && current.environment) {
-            revokeQuietly(*current.environment, cipher_.open(*current.refreshToken, refreshTokenAssociatedData(orgId)));
+            revokeStoredQuietly(current);
         }
         return returnPage(attempt->panel, "connected");
     }
@@ -274,6 +285,22 @@ std::string Connectivity::refuse(const OAuthAttempt& attempt, std::string_view r
 std::string Connectivity::returnPage(std::optional<Panel> panel, std::string_view outcome) const {
     const std::string& base = panel == Panel::Legacy ? returnPages_.legacy : returnPages_.modern;
     return base + (base.find('?') == std::string::npos ? "?" : "&") + "connectivity=" + std::string(outcome);
+}
+
+void Connectivity::revokeStoredQuietly(const Connection& connection) {
+    std::string token;
+    try {
+        token = cipher_.open(*connection.refreshToken, refreshTokenAssociatedData(connection.orgId));
+    } catch (const TokenCipherError& error) {
+        // The connection is already forgotten here; only the revocation is lost, and the token expires on its own.
+        logger("oauth")->warn("refresh token of organization {} does not open, not revoked: {}", connection.orgId,
+                              error.what());
+        store_.appendEvent(eventOf(connection.orgId, EventType::KeyMissing, std::nullopt,
+                                   "refresh token sealed under key '" + connection.refreshToken->keyId +
+                                       "', which does not open it: not revoked at Salesforce"));
+        return;
+    }
+    revokeQuietly(*connection.environment, token);
 }
 
 void Connectivity::revokeQuietly(Environment environment, const std::string& token) {

@@ -9,9 +9,6 @@ namespace bridge {
 
 namespace {
 
-// Refreshed ones stop being idle, so the next round lists the next ones.
-constexpr int kConnectionsPerRound = 500;
-
 UnixSeconds nowSeconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -53,7 +50,7 @@ void KeepAlive::refreshIdleConnections() {
     const UnixSeconds idleBefore = nowSeconds() - settings_.idleAfter.count();
     std::vector<std::int64_t> idle;
     try {
-        idle = store_.listIdleConnections(idleBefore, kConnectionsPerRound);
+        idle = store_.listIdleConnections(idleBefore, settings_.connectionsPerRound);
     } catch (const Error& error) {
         log->warn("keep-alive could not list idle connections: {}", error.what());
         return;
@@ -61,6 +58,7 @@ void KeepAlive::refreshIdleConnections() {
     for (std::int64_t orgId : idle) {
         if (stopRequested()) return;
         try {
+            store_.recordKeepAliveAttempt(orgId, nowSeconds());
             broker_.keepAlive(orgId, idleBefore);
             log->info("keep-alive refreshed the idle connection of organization {}", orgId);
         } catch (const Error& error) {

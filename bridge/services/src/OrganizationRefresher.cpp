@@ -109,8 +109,7 @@ std::optional<AccessGrant> OrganizationRefresher::usableStoredGrant(const Connec
 AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner,
                                                        const std::optional<std::string>& refusedStoredToken) {
     const std::int64_t orgId = connection.orgId;
-    const std::string presented =
-        cipher_.open(*connection.refreshToken, Connectivity::refreshTokenAssociatedData(orgId));
+    const std::string presented = openRefreshToken(connection);
     const auto started = Clock::now();
     const TokenResult result = salesforce_.refresh(*connection.environment, presented);
     refreshSeconds_.observe(std::chrono::duration<double>(Clock::now() - started).count());
@@ -152,6 +151,10 @@ AccessGrant OrganizationRefresher::commit(const Connection& connection, const st
         outcome.rotatedRefreshToken =
             cipher_.seal(*minted.refreshToken, Connectivity::refreshTokenAssociatedData(orgId));
         outcome.events.push_back(brokerEvent(orgId, EventType::RefreshTokenRotated));
+    } else if (cipher_.needsResealing(*connection.refreshToken)) {
+        // The same token, still under an older key: written again under the active one with this commit, so that
+        // refreshes retire old keys as they go (bridge rekey does the rest).
+        outcome.rotatedRefreshToken = cipher_.seal(presentedToken, Connectivity::refreshTokenAssociatedData(orgId));
     }
     outcome.refreshedAt = now;
     if (!commitRetryingStoreFaults(outcome)) answerForChangedConnection(orgId);
@@ -170,6 +173,29 @@ bool OrganizationRefresher::commitRetryingStoreFaults(const RefreshOutcome& outc
                           error.what());
             std::this_thread::sleep_for(kCommitRetryPause);
         }
+    }
+}
+
+std::string OrganizationRefresher::openRefreshToken(const Connection& connection) {
+    try {
+        return cipher_.open(*connection.refreshToken, Connectivity::refreshTokenAssociatedData(connection.orgId));
+    } catch (const TokenCipherError& error) {
+        // Nothing else can stand in for the refresh token: the operator must configure its key again.
+        logger_->error("refresh token of organization {} does not open: {}", connection.orgId, error.what());
+        const std::string reported = std::to_string(connection.orgId) + "/" + connection.refreshToken->keyId;
+        bool firstReport = false;
+        {
+            const std::lock_guard lock(keyMissingReportedMutex_);
+            firstReport = keyMissingReported_.insert(reported).second;
+        }
+        if (firstReport) {
+            store_.appendEvent(brokerEvent(
+                connection.orgId, EventType::KeyMissing,
+                "refresh token sealed under key '" + connection.refreshToken->keyId + "', which does not open it"));
+        }
+        throw Error(ErrorCode::StoreUnavailable,
+                    "The stored refresh token does not open with the configured keys; the operator must configure "
+                    "its key again.");
     }
 }
 

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "bridge/base/Metrics.h"
@@ -45,6 +47,9 @@ private:
     AccessGrant commit(const Connection& connection, const std::string& leaseOwner, const std::string& presentedToken,
                        const TokenGrant& minted, const std::optional<std::string>& refusedStoredToken);
     bool commitRetryingStoreFaults(const RefreshOutcome& outcome);
+    // The presented refresh token in the clear; Error(StoreUnavailable) with a key_missing event (once per
+    // organization and key id in this process) when no configured key opens it.
+    std::string openRefreshToken(const Connection& connection);
     [[noreturn]] void recordLoss(const Connection& connection, const SalesforceFailure& refusal);
     // The connection changed while Salesforce answered (an admin logged in again or disconnected): what it is
     // now decides the answer, and the token just minted is not handed out.
@@ -59,6 +64,8 @@ private:
     const std::chrono::milliseconds leaseDuration_;
     const std::string leaseOwnerPrefix_;
     std::atomic<std::uint64_t> attempts_{0};
+    std::mutex keyMissingReportedMutex_;
+    std::set<std::string> keyMissingReported_;  // "<org id>/<key id>"
 
     Metrics::Counter& refreshed_;
     Metrics::Counter& refused_;

@@ -9,7 +9,7 @@ namespace bridge {
 
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 9> kEventTypeNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 10> kEventTypeNames{{
     {EventType::LoginStarted, "login_started"},
     {EventType::Connected, "connected"},
     {EventType::LoginRefused, "login_refused"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 9> kEventTypeNames{
     {EventType::RefreshTokenRotated, "refresh_token_rotated"},
     {EventType::Migrated, "migrated"},
     {EventType::AccessTokenRefused, "access_token_refused"},
+    {EventType::KeyMissing, "key_missing"},
 }};
 
 }  // namespace

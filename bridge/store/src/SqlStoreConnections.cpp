@@ -128,10 +128,18 @@ std::vector<std::int64_t> SqlStore::listIdleConnections(UnixSeconds lastRefreshB
     return withSession([&](Session& session) {
         std::vector<Int64> ids;
         session << "SELECT org_id FROM connections WHERE status = ? AND refresh_token_ct IS NOT NULL AND "
-                   "(last_refresh_at IS NULL OR last_refresh_at < ?) ORDER BY org_id LIMIT ?",
+                   "(last_refresh_at IS NULL OR last_refresh_at < ?) "
+                   "ORDER BY COALESCE(keepalive_attempt_at, 0), org_id LIMIT ?",
             bind(std::string(statusColumn(ConnectionStatus::Connected))), bind(Int64{lastRefreshBefore}),
             bind(Int64{limit}), into(ids), now;
         return std::vector<std::int64_t>(ids.begin(), ids.end());
+    });
+}
+
+void SqlStore::recordKeepAliveAttempt(std::int64_t orgId, UnixSeconds at) {
+    withSession([&](Session& session) {
+        session << "UPDATE connections SET keepalive_attempt_at = ? WHERE org_id = ?", bind(Int64{at}), bind(orgId),
+            now;
     });
 }
 

@@ -58,9 +58,12 @@ private:
         };
         std::vector<Organization> organizations;
         std::vector<MigratedOrganization> writes;
+        // An id with no organization to migrate: an orphan ("skipped organization ...") or, in a staged run, a
+        // selected id that is not in the legacy database ("not found ...", a warning and no skipped row).
         struct Orphan {
             std::int64_t orgId = 0;
             std::string line;  // for the report
+            bool skipped = true;
         };
         std::vector<Orphan> orphans;  // read with the batch, by id
 

@@ -38,6 +38,8 @@ public:
 
     // "skipped organization <id>: orphan: ..." for rows whose organization does not exist.
     static std::string orphanLine(const LegacyOrphan& orphan);
+    // "not found organization <id>: ..." for a staged run's selected id that no legacy row has.
+    static std::string notFoundLine(std::int64_t orgId);
 
     // The associated data a migrated refresh token is sealed with.
     static std::string refreshTokenAssociatedData(std::int64_t orgId);

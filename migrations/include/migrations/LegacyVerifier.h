@@ -30,7 +30,9 @@ struct VerificationSummary {
 // with what the store holds; one line per difference on `report`, nothing written anywhere. Rows a migration
 // reports as skipped are no difference; neither are what the server owns: organizations and users at or above
 // ids.firstNewLegacyId and connections the server changed after the migration. Tokens are compared opened,
-// and never printed.
+// and never printed. With a reader of a selection (a staged run's), only the selected organizations are compared:
+// a selected id that the legacy database lacks is a difference if the store holds it, the store's other
+// organizations are not looked at.
 class LegacyVerifier {
 public:
     LegacyVerifier(Store& store, const LegacyOrganizationTranslator& translator, const TokenCipher& cipher,
@@ -40,6 +42,9 @@ public:
 
 private:
     void verify(const LegacyOrganization& legacy, VerificationSummary& summary);
+    // A selected id that a migration gives nothing for (an orphan, or not found): a difference if the store holds
+    // it.
+    void verifyAbsent(std::int64_t orgId, VerificationSummary& summary);
     std::map<std::int64_t, User> usersOf(std::int64_t orgId);
     // Whether the migrator reports the organization as a conflict: one of its users' ids held by another
     // organization, or one of their emails taken in it by a user a migration does not give.
@@ -62,6 +67,7 @@ private:
     std::deque<Organization> storeAhead_;  // the store's organizations, read in id order alongside the legacy ones
     std::int64_t storeReadAfter_ = 0;
     bool storeExhausted_ = false;
+    bool wholeDatabase_ = true;  // false: the reader reads a selection
 };
 
 }  // namespace bridge::migrations

@@ -18,7 +18,9 @@ public:
     // Receives "\r<bar>" (LiveBar, no newline until finish) or one line without newline (PeriodicLines).
     using Sink = std::function<void(std::string_view text)>;
 
-    MigrationProgress(std::int64_t total, Style style, Sink sink, std::function<Clock::time_point()> now = &Clock::now);
+    // `unit` names what is counted (the rekey command counts "sealed values").
+    MigrationProgress(std::int64_t total, Style style, Sink sink, std::function<Clock::time_point()> now = &Clock::now,
+                      std::string unit = "organizations");
 
     void advance(std::int64_t organizations);
     // The final state, whatever the interval.
@@ -37,6 +39,7 @@ private:
     Clock::time_point started_;
     Clock::time_point lastShown_;
     std::int64_t done_ = 0;
+    std::string unit_;
 };
 
 }  // namespace bridge::migrations

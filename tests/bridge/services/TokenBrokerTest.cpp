@@ -713,6 +713,30 @@ TEST_F(TokenBrokerTest, KeepAliveRefreshesIdleConnectionsOnly) {
     EXPECT_EQ(refreshCalls(), 1);
 }
 
+TEST_F(TokenBrokerTest, KeepAliveMovesAFailedConnectionToTheBackOfTheQueue) {
+    // Two idle connections and room for one per round; the first one listed keeps failing, because another
+    // instance holds its refresh lease and never finishes. Listing by organization id alone would pick it in every
+    // round and the second connection would never be kept alive.
+    const std::int64_t stuckOrg = createOrganization("Stuck");
+    connect(stuckOrg, nowSeconds() - 3600);
+    const std::int64_t nextOrg = createOrganization("Next");
+    connect(nextOrg, nowSeconds() - 3600);
+    const auto nowMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    ASSERT_TRUE(store_.tryAcquireRefreshLease(stuckOrg, "another-instance", nowMs, nowMs + 60'000));
+    const UnixSeconds started = nowSeconds();
+
+    KeepAlive keepAlive(broker(), store_,
+                        KeepAliveSettings{.idleAfter = 600s, .checkEvery = 50ms, .connectionsPerRound = 1});
+    ASSERT_TRUE(waitUntil([&] { return store_.loadConnection(nextOrg).lastRefreshAt.value_or(0) >= started; }, 10s));
+    keepAlive.stop();
+
+    EXPECT_EQ(refreshCallsOf(nextOrg), 1);
+    EXPECT_EQ(refreshCallsOf(stuckOrg), 0);
+    EXPECT_LT(store_.loadConnection(stuckOrg).lastRefreshAt.value_or(0), started);
+}
+
 TEST_F(TokenBrokerTest, KeepAliveRecordsALossAndStopsPromptly) {
     const std::int64_t orgId = createOrganization("Idle");
     const User ann = createUser(orgId, "ann@idle.example");

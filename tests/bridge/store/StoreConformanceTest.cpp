@@ -573,9 +573,12 @@ TYPED_TEST(StoreConformanceTest, ListUsersAfterAnIdPagesInIdOrder) {
     const std::int64_t otherOrgId = this->newOrganization("Other");
     std::vector<User> created;
     for (int index = 0; index < 7; ++index) {
-        created.push_back(
-            store.createUser(newUser(orgId, "u" + std::to_string(index) + "@example.com"), kFirstNewLegacyId));
-        store.createUser(newUser(otherOrgId, "u" + std::to_string(index) + "@example.com"), kFirstNewLegacyId);
+        // Appended, not "u" + std::to_string(...): g++ 12 at -O3 reports a false -Wrestrict where operator+
+        // inserts in front of a string (GCC bug 105329).
+        std::string email = "u";
+        email.append(std::to_string(index)).append("@example.com");
+        created.push_back(store.createUser(newUser(orgId, email), kFirstNewLegacyId));
+        store.createUser(newUser(otherOrgId, email), kFirstNewLegacyId);
     }
 
     std::vector<std::vector<User>> pages;
@@ -1053,7 +1056,7 @@ TYPED_TEST(StoreConformanceTest, CommitRefreshRefusesWhenTheConnectionNoLongerHo
     EXPECT_FALSE(store.loadAccessToken(orgId));
 }
 
-TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinceTheCutoff) {
+TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinceTheCutoffLeastRecentlyTriedFirst) {
     Store& store = this->store();
     auto connectedWithLastRefresh = [&](std::optional<UnixSeconds> lastRefreshAt) {
         const std::int64_t orgId = this->newOrganization();
@@ -1076,6 +1079,167 @@ TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinc
     EXPECT_EQ(store.listIdleConnections(kNow - 86'399, 10),
               (std::vector<std::int64_t>{longIdle, neverRefreshed, idleAtTheCutoff}));
     EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 1), (std::vector<std::int64_t>{longIdle}));
+
+    // Keep-alive's attempts, successful or not, send a connection to the back of the queue.
+    store.recordKeepAliveAttempt(longIdle, kNow);
+    EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 10), (std::vector<std::int64_t>{neverRefreshed, longIdle}));
+    EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 1), (std::vector<std::int64_t>{neverRefreshed}));
+    store.recordKeepAliveAttempt(neverRefreshed, kNow + 1);
+    EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 1), (std::vector<std::int64_t>{longIdle}));
+}
+
+// --- rekey ---
+
+std::int64_t systemNowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::vector<std::tuple<std::int64_t, std::string, std::string, std::string, std::string, UnixSeconds>> fieldsOfAll(
+    const std::vector<SealedRow>& rows) {
+    std::vector<std::tuple<std::int64_t, std::string, std::string, std::string, std::string, UnixSeconds>> fields;
+    for (const auto& row : rows) {
+        fields.emplace_back(row.id.orgId, row.id.stateHash, row.token.keyId, row.token.ciphertext, row.instanceUrl,
+                            row.expiresAt);
+    }
+    return fields;
+}
+
+TYPED_TEST(StoreConformanceTest, SealedValuesUnderOtherKeysAreListedInIdOrderAfterTheGivenRowAndCounted) {
+    Store& store = this->store();
+    const std::int64_t first = this->newOrganization("First");
+    const std::int64_t second = this->newOrganization("Second");
+    const std::int64_t current = this->newOrganization("Already current");
+    const std::int64_t tokenless = this->newOrganization("No token");
+    ASSERT_EQ(this->connect(first, "refresh-first"), 1);
+    ASSERT_EQ(this->connect(second, "refresh-second"), 1);
+    Connection underActive = connectedConnection(current, "refresh-current");
+    underActive.refreshToken = SealedToken{"key-new", "refresh-current"};
+    ASSERT_TRUE(store.applyTransition(transitionTo(underActive, 0)));
+    Connection withoutToken = connectedConnection(tokenless, "unused");
+    withoutToken.status = ConnectionStatus::NotConnected;
+    withoutToken.refreshToken.reset();
+    ASSERT_TRUE(store.applyTransition(transitionTo(withoutToken, 0)));
+    this->storeAccessToken(second, "refresh-second", "access-second");
+    store.insertOAuthAttempt(oauthAttempt(first, "state-b", kNow + 600));
+    store.insertOAuthAttempt(oauthAttempt(first, "state-a", kNow + 600));
+    OAuthAttempt currentAttempt = oauthAttempt(first, "state-c", kNow + 600);
+    currentAttempt.codeVerifier.keyId = "key-new";
+    store.insertOAuthAttempt(currentAttempt);
+
+    using Row = std::tuple<std::int64_t, std::string, std::string, std::string, std::string, UnixSeconds>;
+    EXPECT_EQ(fieldsOfAll(store.listSealedNotUnder(SealedColumn::RefreshToken, "key-new", {}, 10)),
+              (std::vector<Row>{{first, "", "key-1", "refresh-first", "", 0},
+                                {second, "", "key-1", "refresh-second", "", 0}}));
+    EXPECT_EQ(fieldsOfAll(store.listSealedNotUnder(SealedColumn::RefreshToken, "key-new", {}, 1)),
+              (std::vector<Row>{{first, "", "key-1", "refresh-first", "", 0}}));
+    EXPECT_EQ(fieldsOfAll(store.listSealedNotUnder(SealedColumn::RefreshToken, "key-new", SealedRowId{first, {}}, 10)),
+              (std::vector<Row>{{second, "", "key-1", "refresh-second", "", 0}}));
+    EXPECT_TRUE(store.listSealedNotUnder(SealedColumn::RefreshToken, "key-new", SealedRowId{second, {}}, 10).empty());
+    EXPECT_EQ(store.countSealedNotUnder(SealedColumn::RefreshToken, "key-new"), 2);
+    EXPECT_EQ(store.countSealedNotUnder(SealedColumn::RefreshToken, "key-1"), 1);
+
+    // An access token comes with what it is sealed for besides its organization.
+    const StoredAccessToken stored = accessToken("access-second");
+    EXPECT_EQ(fieldsOfAll(store.listSealedNotUnder(SealedColumn::AccessToken, "key-new", {}, 10)),
+              (std::vector<Row>{{second, "", "key-1", "access-second", stored.instanceUrl, stored.expiresAt}}));
+    EXPECT_EQ(store.countSealedNotUnder(SealedColumn::AccessToken, "key-new"), 1);
+    EXPECT_EQ(store.countSealedNotUnder(SealedColumn::AccessToken, "key-1"), 0);
+
+    // Code verifiers are walked by state hash.
+    EXPECT_EQ(fieldsOfAll(store.listSealedNotUnder(SealedColumn::CodeVerifier, "key-new", {}, 10)),
+              (std::vector<Row>{{0, "state-a", "key-2", "verifier-ciphertext", "", 0},
+                                {0, "state-b", "key-2", "verifier-ciphertext", "", 0}}));
+    EXPECT_EQ(
+        fieldsOfAll(store.listSealedNotUnder(SealedColumn::CodeVerifier, "key-new", SealedRowId{0, "state-a"}, 10)),
+        (std::vector<Row>{{0, "state-b", "key-2", "verifier-ciphertext", "", 0}}));
+    EXPECT_EQ(store.countSealedNotUnder(SealedColumn::CodeVerifier, "key-new"), 2);
+    EXPECT_EQ(store.countSealedNotUnder(SealedColumn::CodeVerifier, "key-2"), 1);
+}
+
+TYPED_TEST(StoreConformanceTest, ResealRewritesOnlyRowsThatStillHoldTheCiphertextThatWasRead) {
+    Store& store = this->store();
+    const std::int64_t kept = this->newOrganization("Resealed");
+    const std::int64_t changed = this->newOrganization("Changed meanwhile");
+    ASSERT_EQ(this->connect(kept, "refresh-kept"), 1);
+    ASSERT_EQ(this->connect(changed, "refresh-changed"), 1);
+    // A new login wrote another token after the rekey read the row.
+    ASSERT_EQ(this->connect(changed, "refresh-new-login"), 2);
+    const Connection changedBefore = store.loadConnection(changed);
+
+    EXPECT_EQ(
+        store.resealIfUnchanged(SealedColumn::RefreshToken,
+                                {Reseal{SealedRowId{kept, {}}, "refresh-kept", {"key-new", "resealed-kept"}},
+                                 Reseal{SealedRowId{changed, {}}, "refresh-changed", {"key-new", "resealed-changed"}}}),
+        1);
+    Connection expected = connectedConnection(kept, "resealed-kept");
+    expected.refreshToken = SealedToken{"key-new", "resealed-kept"};
+    expected.version = 2;  // an admin's change read before the reseal is tried again on the new row
+    EXPECT_EQ(fieldsOf(store.loadConnection(kept)), fieldsOf(expected));
+    EXPECT_EQ(fieldsOf(store.loadConnection(changed)), fieldsOf(changedBefore));
+    EXPECT_FALSE(store.applyTransition(transitionTo(connectedConnection(kept, "stale-admin-write"), 1)));
+    EXPECT_EQ(store.resealIfUnchanged(SealedColumn::RefreshToken, {}), 0);
+
+    // A refresh that presented the old ciphertext commits nothing: it reads the row again and finds the new one.
+    ASSERT_TRUE(store.tryAcquireRefreshLease(kept, "late", systemNowMs() - 2000, systemNowMs() - 1000));
+    EXPECT_FALSE(store.commitRefresh(refreshOutcome(kept, "late", "refresh-kept", "access-late")));
+    EXPECT_FALSE(store.loadAccessToken(kept));
+
+    // Access tokens and code verifiers alike.
+    this->storeAccessToken(changed, "refresh-new-login", "access-1");
+    EXPECT_EQ(store.resealIfUnchanged(SealedColumn::AccessToken,
+                                      {Reseal{SealedRowId{changed, {}}, "access-stale", {"key-new", "resealed-x"}}}),
+              0);
+    EXPECT_EQ(fieldsOf(*store.loadAccessToken(changed)), fieldsOf(accessToken("access-1")));
+    EXPECT_EQ(store.resealIfUnchanged(SealedColumn::AccessToken,
+                                      {Reseal{SealedRowId{changed, {}}, "access-1", {"key-new", "resealed-access"}}}),
+              1);
+    StoredAccessToken resealedAccess = accessToken("resealed-access");
+    resealedAccess.token.keyId = "key-new";
+    EXPECT_EQ(fieldsOf(*store.loadAccessToken(changed)), fieldsOf(resealedAccess));
+
+    store.insertOAuthAttempt(oauthAttempt(kept, "state-1", kNow + 600));
+    EXPECT_EQ(store.resealIfUnchanged(SealedColumn::CodeVerifier,
+                                      {Reseal{SealedRowId{0, "state-1"}, "other", {"key-new", "resealed-verifier"}}}),
+              0);
+    EXPECT_EQ(store.resealIfUnchanged(
+                  SealedColumn::CodeVerifier,
+                  {Reseal{SealedRowId{0, "state-1"}, "verifier-ciphertext", {"key-new", "resealed-verifier"}}}),
+              1);
+    OAuthAttempt resealedAttempt = oauthAttempt(kept, "state-1", kNow + 600);
+    resealedAttempt.codeVerifier = SealedToken{"key-new", "resealed-verifier"};
+    ASSERT_TRUE(store.findOAuthAttempt("state-1"));
+    EXPECT_EQ(fieldsOf(*store.findOAuthAttempt("state-1")), fieldsOf(resealedAttempt));
+    EXPECT_EQ(store.countSealedNotUnder(SealedColumn::CodeVerifier, "key-new"), 0);
+}
+
+TYPED_TEST(StoreConformanceTest, ResealLeavesARefreshTokenAloneWhileARefreshOfItsOrganizationHoldsTheLease) {
+    Store& store = this->store();
+    const std::int64_t refreshing = this->newOrganization("Refreshing");
+    const std::int64_t idle = this->newOrganization("Idle");
+    ASSERT_EQ(this->connect(refreshing, "refresh-1"), 1);
+    ASSERT_EQ(this->connect(idle, "refresh-2"), 1);
+    const std::int64_t nowMs = systemNowMs();
+    ASSERT_TRUE(store.tryAcquireRefreshLease(refreshing, "refresher", nowMs, nowMs + 60'000));
+    // An expired lease (a refresh long over) holds nothing back.
+    ASSERT_TRUE(store.tryAcquireRefreshLease(idle, "earlier", nowMs - 60'000, nowMs - 1));
+    const std::vector<Reseal> batch{
+        Reseal{SealedRowId{refreshing, {}}, "refresh-1", {"key-new", "resealed-1"}},
+        Reseal{SealedRowId{idle, {}}, "refresh-2", {"key-new", "resealed-2"}},
+    };
+
+    EXPECT_EQ(store.resealIfUnchanged(SealedColumn::RefreshToken, batch), 1);
+    EXPECT_EQ(fieldsOf(store.loadConnection(refreshing).refreshToken), fieldsOf(std::optional(sealed("refresh-1"))));
+    EXPECT_EQ(fieldsOf(store.loadConnection(idle).refreshToken),
+              fieldsOf(std::optional(SealedToken{"key-new", "resealed-2"})));
+
+    // The refresh commits on the ciphertext it presented, then lets go of the lease; the next pass takes the row.
+    ASSERT_TRUE(store.commitRefresh(refreshOutcome(refreshing, "refresher", "refresh-1", "access-1")));
+    store.releaseRefreshLease(refreshing, "refresher");
+    EXPECT_EQ(store.resealIfUnchanged(SealedColumn::RefreshToken, {batch.front()}), 1);
+    EXPECT_EQ(fieldsOf(store.loadConnection(refreshing).refreshToken),
+              fieldsOf(std::optional(SealedToken{"key-new", "resealed-1"})));
+    EXPECT_EQ(store.countSealedNotUnder(SealedColumn::RefreshToken, "key-new"), 0);
 }
 
 // --- the migrator ---

@@ -454,9 +454,14 @@ private:
             twin.newerUserId = nextUserId_++;
             ++manifest_.userRows;
             const int k = spec_.usersPerOrganization - 1;
-            const std::string email = "user" + std::to_string(k) + "@org" + std::to_string(twin.orgId) + ".example";
-            users_.add("(" + std::to_string(twin.newerUserId) + "," + std::to_string(twin.orgId) + "," +
-                       sqlString(email) + ",'Newer twin',NULL,1,'ok',NULL)");
+            // Appended piece by piece, not `"user" + std::to_string(k) + ...`: g++ 12 at -O3 inlines
+            // operator+(const char*, std::string&&) here and reports a false -Wrestrict (GCC bug 105329).
+            std::string email = "user";
+            email.append(std::to_string(k)).append("@org").append(std::to_string(twin.orgId)).append(".example");
+            std::string row = "(";
+            row.append(std::to_string(twin.newerUserId)).append(",").append(std::to_string(twin.orgId)).append(",");
+            row.append(sqlString(email)).append(",'Newer twin',NULL,1,'ok',NULL)");
+            users_.add(row);
             manifest_.caseTwins.push_back(twin);
         }
     }

@@ -64,11 +64,16 @@ public:
     std::vector<Event> events(std::int64_t orgId, std::int64_t beforeEventId, int limit);
 
     static std::string refreshTokenAssociatedData(std::int64_t orgId);
+    // What a login attempt's PKCE verifier is sealed for: "oauth:<state hash>".
+    static std::string codeVerifierAssociatedData(const std::string& stateHash);
 
 private:
     std::string refuse(const OAuthAttempt& attempt, std::string_view reasonCode);
     std::string returnPage(std::optional<Panel> panel, std::string_view outcome) const;
     void revokeQuietly(Environment environment, const std::string& token);
+    // Revokes the connection's stored refresh token; one that no configured key opens is left to expire, with a
+    // key_missing event.
+    void revokeStoredQuietly(const Connection& connection);
 
     Store& store_;
     const SalesforceClient& salesforce_;

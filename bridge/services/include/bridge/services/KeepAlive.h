@@ -15,6 +15,9 @@ struct KeepAliveSettings {
     std::chrono::seconds idleAfter{24 * 3600};
     // How often to look for such connections.
     std::chrono::milliseconds checkEvery{3600 * 1000};
+    // At most this many connections are refreshed per look; refreshed ones stop being idle and tried ones go to
+    // the back of the queue, so the next look takes the next ones.
+    int connectionsPerRound = 500;
 };
 
 // Salesforce may expire a refresh token that goes unused for a while: a background thread refreshes every

@@ -73,6 +73,8 @@ enum class EventType {
     Migrated,
     // Beyond API.md's list: the broker refused a stored access token (altered row, key missing) and minted anew.
     AccessTokenRefused,
+    // Beyond API.md's list: a stored secret is sealed under a key no longer configured (detail: which secret, key id).
+    KeyMissing,
 };
 
 // The wire names of event types ("login_started", ...), shared by the store and the new panel.

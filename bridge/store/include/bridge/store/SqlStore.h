@@ -53,6 +53,12 @@ public:
     void releaseRefreshLease(std::int64_t orgId, const std::string& owner) override;
     bool commitRefresh(const RefreshOutcome& outcome) override;
     std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) override;
+    void recordKeepAliveAttempt(std::int64_t orgId, UnixSeconds at) override;
+
+    std::vector<SealedRow> listSealedNotUnder(SealedColumn column, const std::string& activeKeyId,
+                                              const SealedRowId& after, int limit) override;
+    int resealIfUnchanged(SealedColumn column, const std::vector<Reseal>& batch) override;
+    std::int64_t countSealedNotUnder(SealedColumn column, const std::string& activeKeyId) override;
 
     MigrationWrite writeMigratedOrganization(const MigratedOrganization& migrated) override;
     std::vector<MigrationWrite> writeMigratedOrganizations(const std::vector<MigratedOrganization>& batch) override;

@@ -37,6 +37,35 @@ struct UserChanges {
     std::optional<std::optional<std::string>> salesforceUserId;  // 18 characters
 };
 
+// The store's sealed columns, as `bridge rekey` walks them.
+enum class SealedColumn {
+    RefreshToken,  // connections.refresh_token_ct, sealed for "org:<id>:refresh"
+    AccessToken,   // access_tokens.token_ct, sealed for "org:<id>:access"
+    CodeVerifier,  // oauth_attempts.verifier_ct, sealed for "oauth:<state hash>"
+};
+
+// Where a sealed value rests: the organization for the first two columns, the state hash for code verifiers.
+// Rows are walked in this order (org id, or state hash).
+struct SealedRowId {
+    std::int64_t orgId = 0;
+    std::string stateHash;
+};
+
+struct SealedRow {
+    SealedRowId id;
+    SealedToken token;
+    // Access tokens only: the instance URL and expiry stored beside the token (part of what it is sealed for).
+    std::string instanceUrl;
+    UnixSeconds expiresAt = 0;
+};
+
+// A row to rewrite with `resealed` only if it still holds `read` (compare-and-set on the ciphertext).
+struct Reseal {
+    SealedRowId id;
+    std::string readCiphertext;
+    SealedToken resealed;
+};
+
 // What a connection transition does to the organization's users, in the same transaction.
 enum class UserEffect {
     None,
@@ -150,8 +179,24 @@ public:
     virtual void releaseRefreshLease(std::int64_t orgId, const std::string& owner) = 0;
     // Writes the refresh result if the caller still holds the lease; false (nothing written) otherwise.
     virtual bool commitRefresh(const RefreshOutcome& outcome) = 0;
-    // Connections whose refresh token was last used before the cutoff (keep-alive candidates).
+    // Connections whose refresh token was last used before the cutoff (keep-alive candidates), the ones keep-alive
+    // tried least recently first (never tried before any), so that connections whose refresh keeps failing cannot
+    // hold the first places of every round.
     virtual std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) = 0;
+    // Keep-alive is about to refresh the connection: it goes to the back of listIdleConnections' queue, whatever the
+    // refresh's outcome (recorded before the attempt, so that an attempt cut short by a crash counts too).
+    virtual void recordKeepAliveAttempt(std::int64_t orgId, UnixSeconds at) = 0;
+
+    // --- rekey ---
+    // Up to `limit` rows of `column` whose value is sealed under a key other than `activeKeyId`, after `after` in
+    // walking order (a default SealedRowId: from the start).
+    virtual std::vector<SealedRow> listSealedNotUnder(SealedColumn column, const std::string& activeKeyId,
+                                                      const SealedRowId& after, int limit) = 0;
+    // Rewrites the batch in one transaction, each row only if it still holds the ciphertext that was read (a
+    // refresh or a new login that wrote meanwhile wins). Returns how many rows were rewritten.
+    virtual int resealIfUnchanged(SealedColumn column, const std::vector<Reseal>& batch) = 0;
+    // How many rows of `column` are sealed under a key other than `activeKeyId` (the rekey's total).
+    virtual std::int64_t countSealedNotUnder(SealedColumn column, const std::string& activeKeyId) = 0;
 
     // --- migrator ---
     virtual MigrationWrite writeMigratedOrganization(const MigratedOrganization& migrated) = 0;
