@@ -36,16 +36,18 @@ StandinAnswer loginPage(const StandinRequest& request, const std::map<std::strin
         const std::string id = "user-" + escapeHtml(userId);
         choices += "<p><input type=\"radio\" name=\"login_user\" id=\"" + id + "\" value=\"" + escapeHtml(userId) +
                    "\"" + (userId == currentUserId ? " checked" : "") + "> <label for=\"" + id + "\">" +
-                   escapeHtml(identity.username) + " (" + escapeHtml(identity.displayName) + ", " +
-                   escapeHtml(userId) + (identity.active ? "" : ", inactive") + ")</label></p>\n";
+                   escapeHtml(identity.username) + " (" + escapeHtml(identity.displayName) + ", " + escapeHtml(userId) +
+                   (identity.active ? "" : ", inactive") + ")</label></p>\n";
     }
     StandinAnswer answer;
     answer.contentType = "text/html;charset=UTF-8";
-    answer.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Login | Salesforce stand-in</title>"
-                  "</head><body><h1>Log in to Salesforce (stand-in)</h1>\n<form method=\"post\" "
-                  "action=\"/services/oauth2/authorize\" id=\"login\">\n" +
-                  hidden + choices + "<p><button type=\"submit\" id=\"login-button\">Log In</button></p>\n"
-                  "</form></body></html>\n";
+    answer.body =
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Login | Salesforce stand-in</title>"
+        "</head><body><h1>Log in to Salesforce (stand-in)</h1>\n<form method=\"post\" "
+        "action=\"/services/oauth2/authorize\" id=\"login\">\n" +
+        hidden + choices +
+        "<p><button type=\"submit\" id=\"login-button\">Log In</button></p>\n"
+        "</form></body></html>\n";
     return answer;
 }
 

@@ -158,9 +158,8 @@ StandinAnswer StandinState::authorize(const StandinRequest& request) {
     }
 
     if (wantsLoginPage(request)) return loginPage(request, users_, currentUserId_);
-    const std::string chosenUserId = request.parameters.contains("login_user")
-                                         ? request.parameter("login_user")
-                                         : currentUserId_;
+    const std::string chosenUserId =
+        request.parameters.contains("login_user") ? request.parameter("login_user") : currentUserId_;
     const auto chosen = users_.find(chosenUserId);
     if (chosen == users_.end()) return StandinAnswer::html(400, "Login Error", "error=unknown user");
     const Identity& identity = chosen->second;

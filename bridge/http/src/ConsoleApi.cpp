@@ -38,7 +38,8 @@ ApiResponse asset(const std::string& name) {
 }  // namespace
 
 ConsoleApi::ConsoleApi() {
-    routes_.push_back({"GET", "/console", Access::Public, [](ApiRequest&) { return ApiResponse::redirect("/console/"); }});
+    routes_.push_back(
+        {"GET", "/console", Access::Public, [](ApiRequest&) { return ApiResponse::redirect("/console/"); }});
     routes_.push_back({"GET", "/console/", Access::Public, [](ApiRequest&) { return asset("index.html"); }});
     for (const auto& [name, bytes] : console::embeddedFiles()) {
         if (name == "index.html") continue;

@@ -86,7 +86,9 @@ OAuthCallbackApi::OAuthCallbackApi(Connectivity& connectivity) {
              return redirect;
          }},
         {"GET", std::string(kLegacyReturnPath), Access::Public,
-         [](ApiRequest& request) { return returnPage(request, "Return to Organizations > Salesforce Connectivity.", "legacy"); }},
+         [](ApiRequest& request) {
+             return returnPage(request, "Return to Organizations > Salesforce Connectivity.", "legacy");
+         }},
         {"GET", std::string(kModernReturnPath), Access::Public,
          [](ApiRequest& request) { return returnPage(request, "Return to Profiles > Connectivity.", "modern"); }},
     };
