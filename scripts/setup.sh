@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake g++ pkg-config libpoco-dev libspdlog-dev libmysqlcppconn-dev libgtest-dev googletest
           libssl-dev libsqlite3-dev mariadb-server mariadb-client wrk clang-format clang libclang-rt-14-dev)
+# The console's browser test drives Debian's chromium; scripts/test.sh asks for it, the demo never needs it.
+if [ "${BRIDGE_SETUP_BROWSER:-0}" = 1 ]; then packages+=(chromium chromium-driver python3-selenium); fi
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

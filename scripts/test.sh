@@ -17,11 +17,12 @@ timed() {
 }
 
 # The build step is always taken: the suites run from build/, and setup.sh installs what every step needs.
-timed build scripts/setup.sh
+BRIDGE_SETUP_BROWSER=1 timed build scripts/setup.sh
 if wants suites; then
     timed suites ctest --test-dir build --output-on-failure --timeout 600 -j "$(nproc)" "$@"
 fi
 if wants address; then timed address scripts/sanitize.sh address; fi
 if wants thread; then timed thread scripts/sanitize.sh thread; fi
 if wants fuzz; then timed fuzz scripts/fuzz.sh; fi
+echo "== browser screenshots (CI artifact): $PWD/build/tests/integration/browser-screenshots"
 echo "== all steps passed in $SECONDS s"

@@ -16,6 +16,7 @@ struct StandinRequest {
     std::map<std::string, std::string> parameters;  // query and form-encoded body; the body wins
     std::optional<std::pair<std::string, std::string>> basicCredentials;
     std::string bearerToken;
+    std::string accept;  // the Accept header: a browser's text/html gets the login page
     std::string body;
 
     std::string parameter(const std::string& name) const {

@@ -71,6 +71,7 @@ StandinRequest StandinRequestHandler::read(Poco::Net::HTTPServerRequest& request
     incoming.path = uri.getPath();
     incoming.rawQuery = uri.getRawQuery();
     incoming.host = request.get(Poco::Net::HTTPRequest::HOST, ownHost_);
+    incoming.accept = request.get("Accept", "");
     incoming.body = readBody(request.stream());
     addFormParameters(incoming.rawQuery, incoming.parameters);
     if (!startsWith(incoming.path, "/control/")) addFormParameters(incoming.body, incoming.parameters);

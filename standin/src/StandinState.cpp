@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "LoginPage.h"
 #include "OAuthCrypto.h"
 #include "standin/SalesforceIds.h"
 
@@ -156,7 +157,12 @@ StandinAnswer StandinState::authorize(const StandinRequest& request) {
         return redirectWithError(redirectUri, "access_denied", "end-user denied authorization", request);
     }
 
-    const Identity& identity = users_.at(currentUserId_);
+    if (wantsLoginPage(request)) return loginPage(request, users_, currentUserId_);
+    const std::string chosenUserId =
+        request.parameters.contains("login_user") ? request.parameter("login_user") : currentUserId_;
+    const auto chosen = users_.find(chosenUserId);
+    if (chosen == users_.end()) return StandinAnswer::html(400, "Login Error", "error=unknown user");
+    const Identity& identity = chosen->second;
     // Real codes end in "==", which makes clients decode the redirect's query properly.
     const std::string code = "aPrx" + randomTokenCharacters(80) + "==";
     codes_[code] = PendingCode{.redirectUri = redirectUri,

@@ -32,7 +32,7 @@ void addPageHeaders(ApiResponse& response) {
     response.headers.emplace_back("Cache-Control", "no-store");
 }
 
-ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle) {
+ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle, std::string_view consoleView) {
     const std::string outcome = request.queryParameter("connectivity").value_or("");
     const std::string reason = request.queryParameter("reason").value_or("");
     const bool connected = outcome == "connected";
@@ -44,7 +44,9 @@ ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle) {
     response.body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escapeHtml(headline) +
                     "</title></head><body><h1>" + escapeHtml(headline) + "</h1><p>" + escapeHtml(detail) + "</p><p>" +
                     escapeHtml(panelTitle) + "</p>" +
-                    (reason.empty() ? "" : "<p><small>Code: " + escapeHtml(reason) + "</small></p>") + "</body></html>";
+                    (reason.empty() ? "" : "<p><small>Code: " + escapeHtml(reason) + "</small></p>") +
+                    "<p><a id=\"console\" href=\"/console/#" + std::string(consoleView) +
+                    "\">Back to the bridge console</a></p></body></html>";
     addPageHeaders(response);
     return response;
 }
@@ -84,9 +86,11 @@ OAuthCallbackApi::OAuthCallbackApi(Connectivity& connectivity) {
              return redirect;
          }},
         {"GET", std::string(kLegacyReturnPath), Access::Public,
-         [](ApiRequest& request) { return returnPage(request, "Return to Organizations > Salesforce Connectivity."); }},
+         [](ApiRequest& request) {
+             return returnPage(request, "Return to Organizations > Salesforce Connectivity.", "legacy");
+         }},
         {"GET", std::string(kModernReturnPath), Access::Public,
-         [](ApiRequest& request) { return returnPage(request, "Return to Profiles > Connectivity."); }},
+         [](ApiRequest& request) { return returnPage(request, "Return to Profiles > Connectivity.", "modern"); }},
     };
 }
 

@@ -3,6 +3,7 @@
 #include "app/OpenApiDocument.h"
 #include "bridge/base/Logging.h"
 #include "bridge/crypto/Secrets.h"
+#include "bridge/http/ConsoleApi.h"
 #include "bridge/http/OAuthCallbackApi.h"
 #include "bridge/http/OperationsApi.h"
 #include "bridge/store/StoreFactory.h"
@@ -89,6 +90,7 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
         std::make_shared<legacy::LegacyApi>(*directory_, *connectivity_),
         std::make_shared<modern::ModernApi>(*directory_, *connectivity_),
         std::make_shared<OAuthCallbackApi>(*connectivity_),
+        std::make_shared<ConsoleApi>(),
         std::make_shared<OperationsApi>(*store_, metrics_, std::string(openApiDocument())),
     };
     // The sync engine's family: on http.internalPort when one is set, else beside the others.

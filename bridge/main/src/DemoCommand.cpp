@@ -60,6 +60,7 @@ void printGuide(const Config& config, const BridgeService& service, const standi
     const auto syncEngine = authority.issue({"sync-engine", Role::SyncEngine, {}}, std::chrono::hours(8));
     const std::string connectivity = base + "/legacy/api/organizations/1042/salesforce-connectivity";
     std::cout
+        << "Open the console: " << base << "/console/  (paste the ADMIN token below when it asks)\n\n"
         << "bridge demo is running (Ctrl-C stops it).\n\n"
         << "  server:               " << base << "\n"
         << "  Salesforce stand-in:  " << salesforce.baseUrl() << " (control: " << salesforce.baseUrl()
