@@ -10,11 +10,6 @@
 namespace bridge::testing {
 namespace {
 
-class ConsoleTest : public ::testing::Test {
-protected:
-    ServerHarness server_;
-};
-
 void expectLockedDown(const HttpResult& result) {
     const std::string policy = result.header("Content-Security-Policy");
     EXPECT_NE(policy.find("default-src 'self'"), std::string::npos) << policy;
@@ -26,11 +21,22 @@ void expectLockedDown(const HttpResult& result) {
     EXPECT_EQ(result.header("Cache-Control"), "no-store");
 }
 
+class ConsoleTest : public ::testing::Test {
+protected:
+    // One of the console's files, with its type and the security headers every one carries.
+    HttpResult fetchFile(const std::string& path, const std::string& contentType) const {
+        HttpResult result = server_.call("GET", path, "");
+        EXPECT_EQ(result.status, 200) << path;
+        EXPECT_EQ(result.header("Content-Type"), contentType) << path;
+        expectLockedDown(result);
+        return result;
+    }
+
+    ServerHarness server_;
+};
+
 TEST_F(ConsoleTest, ThePageIsServedWithoutATokenUnderAStrictPolicy) {
-    const HttpResult page = server_.call("GET", "/console/", "");
-    ASSERT_EQ(page.status, 200);
-    EXPECT_EQ(page.header("Content-Type"), "text/html; charset=utf-8");
-    expectLockedDown(page);
+    const HttpResult page = fetchFile("/console/", "text/html; charset=utf-8");
     EXPECT_NE(page.body.find("<title>bridge console</title>"), std::string::npos);
     // Every script comes from a file of the bridge: a <script> element without src would be inline code.
     const std::regex script("<script\\b([^>]*)>");
@@ -43,19 +49,13 @@ TEST_F(ConsoleTest, ThePageIsServedWithoutATokenUnderAStrictPolicy) {
 }
 
 TEST_F(ConsoleTest, ScriptAndStyleHaveTheirTypesAndTheScriptWritesNoMarkup) {
-    const HttpResult script = server_.call("GET", "/console/console.js", "");
-    ASSERT_EQ(script.status, 200);
-    EXPECT_EQ(script.header("Content-Type"), "text/javascript; charset=utf-8");
-    expectLockedDown(script);
+    const HttpResult script = fetchFile("/console/console.js", "text/javascript; charset=utf-8");
     EXPECT_EQ(script.body.find("innerHTML"), std::string::npos);
     EXPECT_EQ(script.body.find("eval("), std::string::npos);
     // The token lives in sessionStorage, never in a URL the page builds.
     EXPECT_NE(script.body.find("sessionStorage"), std::string::npos);
 
-    const HttpResult style = server_.call("GET", "/console/console.css", "");
-    ASSERT_EQ(style.status, 200);
-    EXPECT_EQ(style.header("Content-Type"), "text/css; charset=utf-8");
-    expectLockedDown(style);
+    fetchFile("/console/console.css", "text/css; charset=utf-8");
 }
 
 TEST_F(ConsoleTest, TheBarePathRedirectsAndUnknownFilesAreNotFound) {

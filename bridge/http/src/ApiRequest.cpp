@@ -57,6 +57,18 @@ ApiResponse ApiResponse::redirect(const std::string& location) {
     return response;
 }
 
+ApiResponse ApiResponse::browserPage(std::string contentType, std::string body,
+                                     std::string_view contentSecurityPolicy) {
+    ApiResponse response;
+    response.contentType = std::move(contentType);
+    response.body = std::move(body);
+    response.headers = {{"Content-Security-Policy", std::string(contentSecurityPolicy)},
+                        {"X-Content-Type-Options", "nosniff"},
+                        {"Referrer-Policy", "no-referrer"},
+                        {"Cache-Control", "no-store"}};
+    return response;
+}
+
 bool matchPathTemplate(std::string_view pathTemplate, std::string_view path,
                        std::map<std::string, std::string>& parameters) {
     parameters.clear();

@@ -21,16 +21,10 @@ std::string escapeHtml(std::string_view text) {
     return out;
 }
 
-// What a browser must know about a page it was sent to with a login's outcome in its address: nothing may frame
-// it, run or load anything in it, sniff it into another type, pass its address on, or keep it.
-void addPageHeaders(ApiResponse& response) {
-    response.headers.emplace_back("Content-Security-Policy",
-                                  "default-src 'none'; frame-ancestors 'none'; "
-                                  "base-uri 'none'; form-action 'none'");
-    response.headers.emplace_back("X-Content-Type-Options", "nosniff");
-    response.headers.emplace_back("Referrer-Policy", "no-referrer");
-    response.headers.emplace_back("Cache-Control", "no-store");
-}
+// A page a browser was sent to with a login's outcome in its address: nothing may frame it or run or load
+// anything in it (ApiResponse::browserPage adds: not sniffed, its address not passed on, not kept).
+constexpr std::string_view kReturnPagePolicy =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle, std::string_view consoleView) {
     const std::string outcome = request.queryParameter("connectivity").value_or("");
@@ -39,16 +33,15 @@ ApiResponse returnPage(const ApiRequest& request, std::string_view panelTitle, s
     const std::string headline = connected ? "Salesforce is connected" : "Salesforce is not connected";
     const std::string detail =
         connected ? std::string(outcomeInWords("CONNECTED")) : std::string(outcomeInWords(reason));
-    ApiResponse response;
-    response.contentType = "text/html; charset=utf-8";
-    response.body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escapeHtml(headline) +
-                    "</title></head><body><h1>" + escapeHtml(headline) + "</h1><p>" + escapeHtml(detail) + "</p><p>" +
-                    escapeHtml(panelTitle) + "</p>" +
-                    (reason.empty() ? "" : "<p><small>Code: " + escapeHtml(reason) + "</small></p>") +
-                    "<p><a id=\"console\" href=\"/console/#" + std::string(consoleView) +
-                    "\">Back to the bridge console</a></p></body></html>";
-    addPageHeaders(response);
-    return response;
+    return ApiResponse::browserPage(
+        "text/html; charset=utf-8",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escapeHtml(headline) +
+            "</title></head><body><h1>" + escapeHtml(headline) + "</h1><p>" + escapeHtml(detail) + "</p><p>" +
+            escapeHtml(panelTitle) + "</p>" +
+            (reason.empty() ? "" : "<p><small>Code: " + escapeHtml(reason) + "</small></p>") +
+            "<p><a id=\"console\" href=\"/console/#" + std::string(consoleView) +
+            "\">Back to the bridge console</a></p></body></html>",
+        kReturnPagePolicy);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct ApiResponse {
     static ApiResponse json(int status, std::string body);
     static ApiResponse noContent();
     static ApiResponse redirect(const std::string& location);
+    // A page for a browser: the given policy, and nothing sniffed into another type, no referrer passed on, no
+    // copy kept.
+    static ApiResponse browserPage(std::string contentType, std::string body, std::string_view contentSecurityPolicy);
 };
 
 }  // namespace bridge
