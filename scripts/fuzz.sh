@@ -5,17 +5,26 @@
 # build-fuzz/findings/<name>/crash-* (or leak-*, timeout-*). Longer runs: docs/testing.md, "Fuzzing".
 #   scripts/fuzz.sh                      every target
 #   FUZZ_SECONDS=600 scripts/fuzz.sh json_body bearer_token
+#   scripts/fuzz.sh --build              only build them (or --run: only replay and fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-15}"
 jobs="${FUZZ_JOBS:-$(nproc)}"
+phase=all
+case "${1:-}" in
+    --build) phase=build; shift ;;
+    --run) phase=run; shift ;;
+esac
 targets=("$@")
 ((${#targets[@]})) || targets=(bearer_token json_body legacy_token base64 salesforce_responses mysql_address config)
 
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DBRIDGE_FUZZ=ON -DBRIDGE_BUILD_TESTS=OFF -DBRIDGE_BUILD_BENCH=OFF \
-    -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -gline-tables-only" >/dev/null
-cmake --build build-fuzz -j "$jobs" --target fuzzers
+if [ "$phase" != run ]; then
+    CC=clang CXX=clang++ cmake -S . -B build-fuzz -DBRIDGE_FUZZ=ON -DBRIDGE_BUILD_TESTS=OFF -DBRIDGE_BUILD_BENCH=OFF \
+        -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -gline-tables-only" >/dev/null
+    cmake --build build-fuzz -j "$jobs" --target fuzzers
+fi
+[ "$phase" != build ] || exit 0
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"

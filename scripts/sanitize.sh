@@ -4,8 +4,10 @@
 #                integration suites; the bridge and stand-in processes they start are instrumented too.
 #   build-tsan/  ThreadSanitizer: the suites whose code runs on several threads at once.
 # Any sanitizer report stops the program that made it and fails its suite.
-#   scripts/sanitize.sh                  both trees
+#   scripts/sanitize.sh                  both trees, each built then run
 #   scripts/sanitize.sh thread           one tree: address | thread
+#   scripts/sanitize.sh --build address  only build (or --run: only run) the tree; scripts/test.sh runs one tree's
+#                                        suites while the next tree builds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,13 +32,25 @@ run_tree() {
     local sanitizer="$1" dir="$2" optimisation="$3" sanitize_tests="$4"
     shift 4
     local suites=("$@")
-    echo "== sanitizer $sanitizer: ${suites[*]}"
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=$optimisation -g1" \
-        -DBRIDGE_SANITIZER="$sanitizer" -DBRIDGE_SANITIZE_TESTS="$sanitize_tests" -DBRIDGE_BUILD_BENCH=OFF >/dev/null
-    cmake --build "$dir" -j "$(nproc)" --target "${suites[@]}"
-    ctest --test-dir "$dir" --output-on-failure --timeout 900 -j "$(nproc)" -R "^($(IFS='|'; echo "${suites[*]}"))\$"
+    if [ "$phase" != run ]; then
+        echo "== sanitizer $sanitizer, building: ${suites[*]}"
+        cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=$optimisation -g1" \
+            -DBRIDGE_TEST_PROGRAM_OPTIMIZATION="$optimisation" -DBRIDGE_SANITIZER="$sanitizer" \
+            -DBRIDGE_SANITIZE_TESTS="$sanitize_tests" -DBRIDGE_BUILD_BENCH=OFF >/dev/null
+        cmake --build "$dir" -j "$(nproc)" --target "${suites[@]}"
+    fi
+    if [ "$phase" != build ]; then
+        echo "== sanitizer $sanitizer, running: ${suites[*]}"
+        ctest --test-dir "$dir" --output-on-failure --timeout 900 -j "$(nproc)" \
+            -R "^($(IFS='|'; echo "${suites[*]}"))\$"
+    fi
 }
 
+phase=all
+case "${1:-}" in
+    --build) phase=build; shift ;;
+    --run) phase=run; shift ;;
+esac
 trees=("$@")
 ((${#trees[@]})) || trees=(address thread)
 for tree in "${trees[@]}"; do

@@ -246,7 +246,7 @@ TEST(CrowdTest, ThousandOpenConnectionsMostlyIdleOrDrippingDoNotDelayWellBehaved
     // The drippers go on at one byte a second while the well-behaved clients run.
     const auto until = Clock::now() + 3500ms;
     std::atomic<int> dripFailures{0};
-    std::thread dripper([&] {
+    std::jthread dripper([&] {
         for (std::size_t next = 1; Clock::now() < until; ++next) {
             std::this_thread::sleep_for(1s);
             for (const auto& socket : dripping) {

@@ -495,7 +495,8 @@ TEST_F(FleetTest, LossIsSeenByBothInstancesWithinASecondAndRecordedOnce) {
     Clock::time_point lossAnsweredByAAt{};
     Clock::time_point lossAnsweredByBAt{};
     HttpResult lossAnswerOfB;
-    std::thread pollB([&, userId = users[1].legacyId] {
+    // A jthread: joined on every way out of the test, an ASSERT's early return included.
+    std::jthread pollB([&, userId = users[1].legacyId] {
         const auto deadline = Clock::now() + 15s;
         while (Clock::now() < deadline) {
             HttpResult answer = brokerToken(portB(), userId);
@@ -721,7 +722,7 @@ protected:
 TEST_F(FleetCrashTest, CrashedLeaseHolderBlocksTheOtherInstanceNoLongerThanItsLease) {
     const auto [profile, users] = connectedOrganization("Crash", 1);
     fleet().salesforce().settings({.refreshDelayMs = 2000});
-    std::thread requestOnA([userId = users[0].legacyId] {
+    std::jthread requestOnA([userId = users[0].legacyId] {
         try {
             brokerToken(portA(), userId);
         } catch (const std::exception&) {

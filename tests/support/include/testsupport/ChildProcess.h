@@ -24,11 +24,12 @@ struct ChildProcessOptions {
 };
 
 // A real child process whose stdout is captured line by line by a background thread, so the child never blocks
-// on a full pipe. Exit statuses are the exit code, 128 + the signal number for a child killed by a signal, or -1 if
+// on a full pipe. It gets SIGKILL when the thread that started it ends, so that a test program that dies never
+// leaves it running. Exit statuses are the exit code, 128 + the signal number for a child killed by a signal, or -1 if
 // something else reaped the child.
 class ChildProcess {
 public:
-    // Launches at once; throws if the process cannot be started.
+    // Launches at once; throws if fork fails. A program that cannot be executed exits at once with status 127.
     explicit ChildProcess(ChildProcessOptions options);
     // Kills the child if it still runs.
     ~ChildProcess();
