@@ -27,7 +27,7 @@ std::string_view errorCodeName(ErrorCode code) {
 }
 
 Error::Error(ErrorCode code, std::string message, std::string field)
-    : std::runtime_error(std::move(message)), code_(code), field_(std::move(field)) {}
+    : code_(code), message_(std::move(message)), field_(std::move(field)) {}
 
 void throwValidation(std::string field, std::string message) {
     throw Error(ErrorCode::ValidationFailed, std::move(message), std::move(field));

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <stdexcept>
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -32,16 +32,20 @@ enum class ErrorCode {
 std::string_view errorCodeName(ErrorCode code);
 
 // A failure with a code the panels know, a message fit for an admin (never a token), and, for validation
-// failures, the offending field.
-class Error : public std::runtime_error {
+// failures, the offending field. Each copy owns its message: the broker hands one refusal to every request that
+// waited for a refresh, each in its own thread, and std::runtime_error's message is reference-counted inside
+// libstdc++, out of sight of ThreadSanitizer, which then reports the copies' destruction as a race.
+class Error : public std::exception {
 public:
     Error(ErrorCode code, std::string message, std::string field = {});
 
+    const char* what() const noexcept override { return message_.c_str(); }
     ErrorCode code() const { return code_; }
     const std::string& field() const { return field_; }
 
 private:
     ErrorCode code_;
+    std::string message_;
     std::string field_;
 };
 
