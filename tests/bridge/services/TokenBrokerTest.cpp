@@ -108,10 +108,10 @@ public:
         ++calls;
         return SqliteStore::loadAccessToken(orgId);
     }
-    bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner, std::int64_t nowMs,
-                                std::int64_t leaseUntilMs) override {
+    bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner,
+                                std::chrono::milliseconds duration) override {
         ++calls;
-        return SqliteStore::tryAcquireRefreshLease(orgId, owner, nowMs, leaseUntilMs);
+        return SqliteStore::tryAcquireRefreshLease(orgId, owner, duration);
     }
     bool commitRefresh(const RefreshOutcome& outcome) override {
         ++calls;
@@ -721,10 +721,7 @@ TEST_F(TokenBrokerTest, KeepAliveMovesAFailedConnectionToTheBackOfTheQueue) {
     connect(stuckOrg, nowSeconds() - 3600);
     const std::int64_t nextOrg = createOrganization("Next");
     connect(nextOrg, nowSeconds() - 3600);
-    const auto nowMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    ASSERT_TRUE(store_.tryAcquireRefreshLease(stuckOrg, "another-instance", nowMs, nowMs + 60'000));
+    ASSERT_TRUE(store_.tryAcquireRefreshLease(stuckOrg, "another-instance", 60s));
     const UnixSeconds started = nowSeconds();
 
     KeepAlive keepAlive(broker(), store_,
