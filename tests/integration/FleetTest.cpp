@@ -7,11 +7,14 @@
 #include <Poco/JWT/Token.h>
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
@@ -90,6 +93,7 @@ public:
         };
         if (keepAliveSeconds) environment["BRIDGE_SALESFORCE_KEEPALIVESECONDS"] = std::to_string(*keepAliveSeconds);
         environment.insert(forBoth.begin(), forBoth.end());
+        environmentOfA_ = environment;
         instanceA_ = std::make_unique<ServeProcess>(environment);
         for (const auto& [name, value] : forB) environment[name] = value;
         instanceB_ = std::make_unique<ServeProcess>(environment);
@@ -99,8 +103,15 @@ public:
     StandinProcess& salesforce() { return salesforce_; }
     ServeProcess& instanceA() { return *instanceA_; }
     ServeProcess& instanceB() { return *instanceB_; }
+    // A crash of A, then A started again with the same configuration (on another port).
+    void restartA() {
+        instanceA_->crash();
+        instanceA_.reset();
+        instanceA_ = std::make_unique<ServeProcess>(environmentOfA_);
+    }
 
 private:
+    std::map<std::string, std::string> environmentOfA_;
     MariaDbServer database_;
     StandinProcess salesforce_;
     std::unique_ptr<ServeProcess> instanceA_;
@@ -797,6 +808,78 @@ TEST_F(FleetClockSkewTest, RefreshesSlowerThanTheLeaseOnClocksAMinuteApartPresen
     const std::vector<std::string> types = eventTypes(portB(), profile);
     EXPECT_EQ(countOf(types, "lost"), 0);
     EXPECT_EQ(countOf(types, "refresh_token_rotated"), fleet().salesforce().counter("refreshCalls"));
+    const HttpResult connectivity =
+        httpCall(portA(), "GET", "/api/v2/profiles/" + profile.id + "/connectivity", signedToken("support"));
+    EXPECT_EQ(connectivity.json()->getObject("crm")->getValue<std::string>("status"), "Connected");
+}
+
+// Two instances with a 1 s lease and a 1 s store.timeout, each with a recovery file of its own.
+class FleetRecoveryTest : public FleetTestBase {
+protected:
+    static std::string recoveryFileOf(const std::string& instance) {
+        return (std::filesystem::temp_directory_path() /
+                ("fleet-recovery-" + std::to_string(::getpid()) + "-" + instance + ".jsonl"))
+            .string();
+    }
+    static void SetUpTestSuite() {
+        for (const std::string instance : {"a", "b"}) std::filesystem::remove(recoveryFileOf(instance));
+        startFleet(std::nullopt,
+                   {{"BRIDGE_SALESFORCE_REFRESHLEASEMS", "1000"},
+                    {"BRIDGE_STORE_TIMEOUT", "1"},
+                    {"BRIDGE_SALESFORCE_REFRESHRECOVERYFILE", recoveryFileOf("a")}},
+                   {{"BRIDGE_SALESFORCE_REFRESHRECOVERYFILE", recoveryFileOf("b")}});
+    }
+    static void TearDownTestSuite() {
+        FleetTestBase::TearDownTestSuite();
+        for (const std::string instance : {"a", "b"}) {
+            std::filesystem::remove(recoveryFileOf(instance));
+            std::filesystem::remove(recoveryFileOf(instance) + ".lock");
+        }
+    }
+};
+
+// MariaDB freezes (SIGSTOP) while Salesforce answers a rotated refresh token, and stays frozen past the lease: A
+// keeps the token in its recovery file and answers 503. Restarted after the thaw, A writes it into the store, and
+// the next refresh (on B) presents it: Salesforce never sees the retired token and the connection lives.
+TEST_F(FleetRecoveryTest, RotatedTokenOfAFrozenDatabaseIsKeptAndTheNextStartReappliesIt) {
+    const auto [profile, users] = connectedOrganization("Recovery", 1);
+    fleet().salesforce().settings({.rotation = true, .refreshDelayMs = 800});
+
+    auto request =
+        std::async(std::launch::async, [userId = users[0].legacyId] { return brokerToken(portA(), userId); });
+    const auto refreshStartedBy = Clock::now() + 5s;
+    while (fleet().salesforce().counter("refreshCalls") == 0) {
+        ASSERT_LT(Clock::now(), refreshStartedBy) << "A never started its refresh";
+        std::this_thread::sleep_for(10ms);
+    }
+    fleet().database().freeze();
+    ASSERT_EQ(request.wait_for(20s), std::future_status::ready);
+    const HttpResult refused = request.get();
+    std::this_thread::sleep_for(500ms);  // the release under way when A answered fails on its own too
+    fleet().database().thaw();
+    EXPECT_EQ(refused.status, 503) << refused.body;
+    EXPECT_EQ(refused.json()->getValue<std::string>("code"), "STORE_UNAVAILABLE");
+
+    std::string kept;
+    {
+        std::ifstream file(recoveryFileOf("a"));
+        ASSERT_TRUE(std::getline(file, kept)) << "nothing kept";
+    }
+    EXPECT_NE(kept.find("\"orgId\":" + std::to_string(profile.legacyOrgId)), std::string::npos) << kept;
+    EXPECT_EQ(std::filesystem::status(recoveryFileOf("a")).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_NE(fleet().instanceA().output().find("kept sealed in " + recoveryFileOf("a")), std::string::npos);
+
+    fleet().restartA();
+    EXPECT_NE(fleet().instanceA().output().find("re-applied 1 rotated refresh token"), std::string::npos)
+        << fleet().instanceA().output();
+    EXPECT_EQ(std::filesystem::file_size(recoveryFileOf("a")), 0u);
+
+    const HttpResult next = brokerToken(portB(), users[0].legacyId);
+    ASSERT_EQ(next.status, 200) << next.body;
+    EXPECT_EQ(fleet().salesforce().counter("refreshCalls"), 2);
+    EXPECT_EQ(fleet().salesforce().counter("retiredTokenPresented"), 0);
+    EXPECT_EQ(fleet().salesforce().counter("maxPresentationsPerRefreshToken"), 1);
     const HttpResult connectivity =
         httpCall(portA(), "GET", "/api/v2/profiles/" + profile.id + "/connectivity", signedToken("support"));
     EXPECT_EQ(connectivity.json()->getObject("crm")->getValue<std::string>("status"), "Connected");
