@@ -69,6 +69,7 @@ OrganizationRefresher::OrganizationRefresher(Store& store, const SalesforceClien
 
 AccessGrant OrganizationRefresher::obtain(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff,
                                           Clock::time_point deadline) {
+    reapplyRecoveredTokenOf(orgId);
     RefreshLease lease(store_, renewer_, orgId, nextLeaseOwner());
     auto pause = std::chrono::duration_cast<Clock::duration>(kFirstPause);
     while (!lease.tryAcquire()) {
@@ -91,26 +92,50 @@ AccessGrant OrganizationRefresher::obtain(std::int64_t orgId, std::optional<Unix
 
 int OrganizationRefresher::reapplyRecoveredRefreshTokens() {
     int reapplied = 0;
-    recovery_.reapply([&](const RefreshTokenRecovery::Entry& entry) {
-        const std::int64_t orgId = entry.rotation.orgId;
-        RefreshLease lease(store_, renewer_, orgId, nextLeaseOwner());
-        if (!lease.tryAcquire()) {
-            logger_->warn("recovered refresh token of organization {} waits: a refresh holds its lease", orgId);
-            return false;
-        }
-        RotatedRefreshToken rotation = entry.rotation;
-        rotation.leaseOwner = lease.owner();
-        if (!store_.storeRotatedRefreshToken(rotation)) {
-            logger_->warn("recovered refresh token of organization {} dropped: the connection changed since", orgId);
+    const std::vector<RefreshTokenRecovery::Entry> kept =
+        recovery_.reapply([&](const RefreshTokenRecovery::Entry& entry) {
+            const std::int64_t orgId = entry.rotation.orgId;
+            RefreshLease lease(store_, renewer_, orgId, nextLeaseOwner());
+            if (!lease.tryAcquire()) {
+                logger_->warn("recovered refresh token of organization {} waits: a refresh holds its lease", orgId);
+                return false;
+            }
+            RotatedRefreshToken rotation = entry.rotation;
+            rotation.leaseOwner = lease.owner();
+            if (!store_.storeRotatedRefreshToken(rotation)) {
+                logger_->warn("recovered refresh token of organization {} dropped: the connection changed since",
+                              orgId);
+                return true;
+            }
+            ++reapplied;
+            recoveryReapplied_.increment();
+            store_.appendEvent(brokerEvent(orgId, EventType::RefreshTokenRotated, "re-applied from the recovery file"));
+            logger_->warn("recovered refresh token of organization {} re-applied from {}", orgId, recovery_.path());
             return true;
-        }
-        ++reapplied;
-        recoveryReapplied_.increment();
-        store_.appendEvent(brokerEvent(orgId, EventType::RefreshTokenRotated, "re-applied from the recovery file"));
-        logger_->warn("recovered refresh token of organization {} re-applied from {}", orgId, recovery_.path());
-        return true;
-    });
+        });
+    std::set<std::int64_t> pending;
+    for (const RefreshTokenRecovery::Entry& entry : kept) pending.insert(entry.rotation.orgId);
+    const std::lock_guard lock(recoveryPendingMutex_);
+    recoveryPending_ = !pending.empty();
+    recoveryPendingFor_ = std::move(pending);
     return reapplied;
+}
+
+void OrganizationRefresher::reapplyRecoveredTokenOf(std::int64_t orgId) {
+    if (!recoveryPending_) return;
+    const auto pendingFor = [&] {
+        const std::lock_guard lock(recoveryPendingMutex_);
+        return recoveryPendingFor_.contains(orgId);
+    };
+    if (!pendingFor()) return;
+    try {
+        reapplyRecoveredRefreshTokens();
+    } catch (const std::runtime_error& error) {
+        logger_->error("recovery file not read: {}", error.what());
+    }
+    if (pendingFor()) {
+        throw Error(ErrorCode::StoreUnavailable, "The store is unavailable; try again shortly.");
+    }
 }
 
 std::optional<AccessGrant> OrganizationRefresher::usableStoredGrant(const Connection& connection,
@@ -212,9 +237,14 @@ void OrganizationRefresher::keepForRecovery(const RotatedRefreshToken& rotation)
     try {
         recovery_.keep({rotation, nowSeconds()});
         recoveryKept_.increment();
+        {
+            const std::lock_guard lock(recoveryPendingMutex_);
+            recoveryPendingFor_.insert(rotation.orgId);
+            recoveryPending_ = true;
+        }
         logger_->error(
             "rotated refresh token of organization {} not stored before its lease ended; kept sealed in {}, "
-            "re-applied at the next start",
+            "re-applied before this process refreshes the organization again, or at the next start",
             rotation.orgId, recovery_.path());
     } catch (const std::runtime_error& error) {
         recoveryFailed_.increment();

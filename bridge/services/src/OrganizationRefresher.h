@@ -59,6 +59,10 @@ private:
     // Error(StoreUnavailable).
     bool storeRotatedRefreshToken(const RotatedRefreshToken& rotation, const RefreshLease& lease);
     [[noreturn]] void keepForRecovery(const RotatedRefreshToken& rotation);
+    // When the recovery file holds a rotated token of the organization: re-applies the file first, and throws
+    // Error(StoreUnavailable) if that token still is not in the store (presenting the retired one would lose the
+    // connection).
+    void reapplyRecoveredTokenOf(std::int64_t orgId);
     bool commitRetryingStoreFaults(const RefreshOutcome& outcome);
     // The presented refresh token in the clear; Error(StoreUnavailable) with a key_missing event (once per
     // organization and key id in this process) when no configured key opens it.
@@ -78,6 +82,9 @@ private:
     std::atomic<std::uint64_t> attempts_{0};
     std::mutex keyMissingReportedMutex_;
     std::set<std::string> keyMissingReported_;  // "<org id>/<key id>"
+    std::atomic<bool> recoveryPending_{false};  // whether recoveryPendingFor_ is not empty, read without the lock
+    std::mutex recoveryPendingMutex_;
+    std::set<std::int64_t> recoveryPendingFor_;  // organizations with a rotated token in the recovery file
 
     Metrics::Counter& refreshed_;
     Metrics::Counter& refused_;

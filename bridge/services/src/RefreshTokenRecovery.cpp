@@ -97,9 +97,10 @@ void RefreshTokenRecovery::keep(const Entry& entry) {
     file.writeAllAndSync(line(entry));
 }
 
-void RefreshTokenRecovery::reapply(const std::function<bool(const Entry&)>& apply) {
+std::vector<RefreshTokenRecovery::Entry> RefreshTokenRecovery::reapply(const std::function<bool(const Entry&)>& apply) {
     const std::lock_guard lock(mutex_);
-    if (::access(path_.c_str(), F_OK) != 0) return;  // nothing was ever kept
+    std::vector<Entry> keptEntries;
+    if (::access(path_.c_str(), F_OK) != 0) return keptEntries;  // nothing was ever kept
     const FileTurn turn(path_);
     std::string content;
     {
@@ -111,20 +112,31 @@ void RefreshTokenRecovery::reapply(const std::function<bool(const Entry&)>& appl
     bool failed = false;
     for (std::string text; std::getline(lines, text);) {
         if (text.empty()) continue;
-        if (failed) {
+        Entry entry;
+        try {
+            entry = parse(text);
+        } catch (const Poco::Exception& error) {
+            // Never dropped: an operator can still read the organization and the ciphertexts off the line.
+            logger("broker")->error("line of {} not understood, kept: {}", path_, error.displayText());
             kept += text + "\n";
             continue;
         }
-        try {
-            if (!apply(parse(text))) kept += text + "\n";
-        } catch (const std::exception& error) {
-            logger("broker")->error("recovered refresh token not re-applied, kept for the next start: {}",
-                                    error.what());
+        bool done = false;
+        if (!failed) {
+            try {
+                done = apply(entry);
+            } catch (const std::exception& error) {
+                logger("broker")->error("recovered refresh token of organization {} not re-applied, kept: {}",
+                                        entry.rotation.orgId, error.what());
+                failed = true;
+            }
+        }
+        if (!done) {
             kept += text + "\n";
-            failed = true;
+            keptEntries.push_back(std::move(entry));
         }
     }
-    if (kept == content) return;
+    if (kept == content) return keptEntries;
     // Replaced whole, so that a crash leaves the old file or the new one, never half of either.
     const std::string replacement = path_ + ".new";
     {
@@ -132,6 +144,7 @@ void RefreshTokenRecovery::reapply(const std::function<bool(const Entry&)>& appl
         file.writeAllAndSync(kept);
     }
     if (::rename(replacement.c_str(), path_.c_str()) != 0) fail("cannot replace", path_);
+    return keptEntries;
 }
 
 }  // namespace bridge

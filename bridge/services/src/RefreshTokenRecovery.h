@@ -27,9 +27,10 @@ public:
     const std::string& path() const { return path_; }
     // Appends the entry and syncs it; throws std::runtime_error (with errno's words) when it cannot.
     void keep(const Entry& entry);
-    // Calls `apply` on every entry in the order kept; keeps those for which it answers false (to try at the next
-    // start) and removes the others. An exception from `apply` keeps that entry and every later one.
-    void reapply(const std::function<bool(const Entry&)>& apply);
+    // Calls `apply` on every entry in the order kept; keeps those for which it answers false (to try again later)
+    // and removes the others. An exception from `apply` keeps that entry and every later one. Returns the entries
+    // kept (a line that does not parse is kept too, and logged, but not returned).
+    std::vector<Entry> reapply(const std::function<bool(const Entry&)>& apply);
 
 private:
     const std::string path_;

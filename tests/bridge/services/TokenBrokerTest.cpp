@@ -244,6 +244,26 @@ protected:
         return byOrganization->has(salesforceOrgId) ? byOrganization->getValue<Poco::Int64>(salesforceOrgId) : 0;
     }
 
+    // The instance's refresh of the user's organization reaches Salesforce; then another connection takes SQLite's
+    // writer lock and holds it until the refresh has answered (StoreUnavailable, once the lease has ended).
+    void refreshWhileAnotherConnectionHoldsTheWriterLock(TokenBroker& instance, std::int64_t userId,
+                                                         std::chrono::milliseconds leaseDuration) {
+        const std::int64_t refreshesBefore = refreshCalls();
+        const auto started = Clock::now();
+        auto request =
+            std::async(std::launch::async, [&] { return errorOf([&] { instance.accessToken(userId, "sync"); }); });
+        // The refresh is at Salesforce: the lease is taken, the answer not yet in.
+        ASSERT_TRUE(waitUntil([&] { return refreshCalls() == refreshesBefore + 1; }, 2s));
+        Poco::Data::Session writer("SQLite", databasePath());
+        writer << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+        ASSERT_EQ(request.wait_for(15s), std::future_status::ready);
+        const Error refused = request.get();
+        writer << "ROLLBACK", Poco::Data::Keywords::now;
+        EXPECT_EQ(refused.code(), ErrorCode::StoreUnavailable);
+        EXPECT_GE(Clock::now() - started, leaseDuration) << "gave up before the lease ended";
+        EXPECT_LT(Clock::now() - started, 8s);
+    }
+
     bool metricsShow(const std::string& series) { return metrics_.render().find(series + "\n") != std::string::npos; }
 
     std::filesystem::path directory_;
@@ -724,21 +744,8 @@ TEST_F(TokenBrokerTest, RotatedRefreshTokenTheStoreCannotTakeIsKeptSealedAndReap
     {
         SqliteStore impatientStore(databasePath(), kPoolSize, 1s);  // SQLite waits 1 s for the writer's lock
         const auto instance = makeBroker(impatientStore, settings);
-        const auto started = Clock::now();
-        auto request = std::async(std::launch::async,
-                                  [&] { return errorOf([&] { instance->accessToken(ann.legacyId, "sync"); }); });
-        // The refresh is at Salesforce: the lease is taken, the answer not yet in.
-        ASSERT_TRUE(waitUntil([&] { return refreshCalls() == 1; }, 2s));
-        Poco::Data::Session writer("SQLite", databasePath());
-        writer << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
-        ASSERT_EQ(request.wait_for(15s), std::future_status::ready);
-        const Error refused = request.get();
-        writer << "ROLLBACK", Poco::Data::Keywords::now;
-        EXPECT_EQ(refused.code(), ErrorCode::StoreUnavailable);
-        EXPECT_GE(Clock::now() - started, settings.leaseDuration) << "gave up before the lease ended";
-        EXPECT_LT(Clock::now() - started, 8s);
+        refreshWhileAnotherConnectionHoldsTheWriterLock(*instance, ann.legacyId, settings.leaseDuration);
     }
-
     // Kept: one entry, owner-only, sealed values only.
     ASSERT_TRUE(std::filesystem::exists(recoveryFile));
     EXPECT_EQ(std::filesystem::status(recoveryFile).permissions() & std::filesystem::perms::all,
@@ -777,6 +784,40 @@ TEST_F(TokenBrokerTest, RotatedRefreshTokenTheStoreCannotTakeIsKeptSealedAndReap
     const Connection connection = store_.loadConnection(orgId);
     EXPECT_EQ(connection.status, ConnectionStatus::Connected);
     EXPECT_NE(connection.refreshToken->ciphertext, rotated.ciphertext) << "rotated again by the last refresh";
+}
+
+// The same, without a restart: the instance that kept the token writes it into the store before it refreshes the
+// organization again, and refuses to refresh while it cannot.
+TEST_F(TokenBrokerTest, RotatedRefreshTokenKeptByThisProcessIsReappliedBeforeItsNextRefresh) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    const SealedToken presented = *store_.loadConnection(orgId).refreshToken;
+    standin_.settings(StandinSettingsChange{.rotation = true, .refreshDelayMs = 300});
+    BrokerSettings settings = brokerSettings();
+    settings.leaseDuration = 1500ms;
+    settings.recoveryFile = (directory_ / "refresh-recovery.jsonl").string();
+    SqliteStore impatientStore(databasePath(), kPoolSize, 1s);
+    const auto instance = makeBroker(impatientStore, settings);
+    refreshWhileAnotherConnectionHoldsTheWriterLock(*instance, ann.legacyId, settings.leaseDuration);
+    ASSERT_EQ(store_.loadConnection(orgId).refreshToken->ciphertext, presented.ciphertext);
+
+    // While the store still cannot take it, the instance does not refresh: Salesforce is not asked.
+    {
+        Poco::Data::Session writer("SQLite", databasePath());
+        writer << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+        EXPECT_EQ(errorOf([&] { instance->accessToken(ann.legacyId, "sync"); }).code(), ErrorCode::StoreUnavailable);
+        writer << "ROLLBACK", Poco::Data::Keywords::now;
+    }
+    EXPECT_EQ(refreshCalls(), 1);
+
+    EXPECT_FALSE(instance->accessToken(ann.legacyId, "sync").accessToken.empty());
+    EXPECT_EQ(refreshCalls(), 2);
+    EXPECT_EQ(standin_.counter("retiredTokenPresented"), 0);
+    EXPECT_EQ(standin_.counter("maxPresentationsPerRefreshToken"), 1);
+    EXPECT_EQ(std::filesystem::file_size(settings.recoveryFile), 0u);
+    EXPECT_TRUE(metricsShow("bridge_refresh_token_recovery_total{result=\"reapplied\"} 1"));
+    EXPECT_EQ(store_.loadConnection(orgId).status, ConnectionStatus::Connected);
 }
 
 TEST_F(TokenBrokerTest, ChangesByAnotherInstanceShowWithinTheSnapshotAge) {
