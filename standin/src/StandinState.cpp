@@ -182,6 +182,8 @@ StandinAnswer StandinState::token(const StandinRequest& request) {
     if (grantType == "authorization_code") ++counters_.codeExchanges;
     if (grantType == "refresh_token") {
         ++counters_.refreshCalls;
+        counters_.maxPresentationsPerRefreshToken =
+            std::max(counters_.maxPresentationsPerRefreshToken, ++presentations_[request.parameter("refresh_token")]);
         if (auto record = refreshTokens_.find(request.parameter("refresh_token")); record != refreshTokens_.end()) {
             const Grant& grant = grants_.at(record->second.grantId);
             ++counters_.refreshCallsByOrganization[grant.organizationId];
@@ -359,6 +361,7 @@ Poco::JSON::Object StandinState::counters() const {
     json.set("retiredTokenPresented", counters_.retiredTokenPresented);
     json.set("maxConcurrentRefreshes", counters_.maxConcurrentRefreshes);
     json.set("maxConcurrentRefreshesPerToken", counters_.maxConcurrentRefreshesPerToken);
+    json.set("maxPresentationsPerRefreshToken", counters_.maxPresentationsPerRefreshToken);
     json.set("activeRefreshTokens", activeRefreshTokens());
     json.set("faultsServed", counters_.faultsServed);
     return json;
@@ -553,6 +556,7 @@ void StandinState::forgetEverything() {
     refreshTokens_.clear();
     accessTokens_.clear();
     counters_ = Counters{};
+    presentations_.clear();
 }
 
 }  // namespace bridge::standin

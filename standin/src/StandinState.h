@@ -97,6 +97,9 @@ private:
         std::int64_t retiredTokenPresented = 0;
         std::int64_t maxConcurrentRefreshes = 0;
         std::int64_t maxConcurrentRefreshesPerToken = 0;
+        // How often the most presented refresh token was presented in all (faulted calls too): with rotation on, a
+        // client that never races itself and never loses a rotated token keeps this at 1.
+        std::int64_t maxPresentationsPerRefreshToken = 0;
         std::int64_t faultsServed = 0;
     };
 
@@ -140,6 +143,7 @@ private:
     std::int64_t refreshesInFlightTotal_ = 0;
 
     Counters counters_;
+    std::unordered_map<std::string, std::int64_t> presentations_;  // per refresh token, for the counter above
 };
 
 }  // namespace bridge::standin

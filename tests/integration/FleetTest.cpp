@@ -7,11 +7,14 @@
 #include <Poco/JWT/Token.h>
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
@@ -69,7 +72,9 @@ std::string signedToken(const std::string& role, const std::vector<std::int64_t>
 // Two instances on one MariaDB and one stand-in, configured alike: what a load balancer would have behind it.
 class Fleet {
 public:
-    explicit Fleet(std::optional<int> keepAliveSeconds) {
+    // `forBoth` and `forB`: environment variables added to both instances' configuration, or to B's only.
+    Fleet(std::optional<int> keepAliveSeconds, const std::map<std::string, std::string>& forBoth,
+          const std::map<std::string, std::string>& forB) {
         database_.createDatabase("bridge");
         database_.createUser("bridge", "bridge_pw", "bridge");
         std::map<std::string, std::string> environment{
@@ -87,7 +92,10 @@ public:
             {"BRIDGE_PANEL_MODERN_RETURNURL", kModernPage},
         };
         if (keepAliveSeconds) environment["BRIDGE_SALESFORCE_KEEPALIVESECONDS"] = std::to_string(*keepAliveSeconds);
+        environment.insert(forBoth.begin(), forBoth.end());
+        environmentOfA_ = environment;
         instanceA_ = std::make_unique<ServeProcess>(environment);
+        for (const auto& [name, value] : forB) environment[name] = value;
         instanceB_ = std::make_unique<ServeProcess>(environment);
     }
 
@@ -95,8 +103,15 @@ public:
     StandinProcess& salesforce() { return salesforce_; }
     ServeProcess& instanceA() { return *instanceA_; }
     ServeProcess& instanceB() { return *instanceB_; }
+    // A crash of A, then A started again with the same configuration (on another port).
+    void restartA() {
+        instanceA_->crash();
+        instanceA_.reset();
+        instanceA_ = std::make_unique<ServeProcess>(environmentOfA_);
+    }
 
 private:
+    std::map<std::string, std::string> environmentOfA_;
     MariaDbServer database_;
     StandinProcess salesforce_;
     std::unique_ptr<ServeProcess> instanceA_;
@@ -232,8 +247,9 @@ private:
 // of its own, so a suite's fleet is its tests' setup).
 class FleetTestBase : public ::testing::Test {
 protected:
-    static void startFleet(std::optional<int> keepAliveSeconds) {
-        fleet_ = new Fleet(keepAliveSeconds);
+    static void startFleet(std::optional<int> keepAliveSeconds, const std::map<std::string, std::string>& forBoth = {},
+                           const std::map<std::string, std::string>& forB = {}) {
+        fleet_ = new Fleet(keepAliveSeconds, forBoth, forB);
         syncEngineToken_ = signedToken("sync-engine");
     }
     static void TearDownTestSuite() {
@@ -738,18 +754,136 @@ TEST_F(FleetCrashTest, CrashedLeaseHolderBlocksTheOtherInstanceNoLongerThanItsLe
     fleet().instanceA().crash();
     requestOnA.join();
 
-    // The lease A took covers two Salesforce timeouts and a margin (8 s here); B waits it out, answering 503 while
-    // it lasts, then refreshes itself.
+    // A renewed its lease (salesforce.refreshLeaseMs, 6 s by default) every third of it until it died: the lease
+    // ends between 4 and 6 s after the crash. B waits it out, answering 503 while it lasts, then refreshes itself
+    // (2 s at the stand-in).
     HttpResult answer = brokerToken(portB(), users[0].legacyId);
     while (answer.status == 503 && Clock::now() - crashedAt < 30s) {
         EXPECT_EQ(answer.json()->getValue<std::string>("code"), "SALESFORCE_UNAVAILABLE");
         answer = brokerToken(portB(), users[0].legacyId);
     }
     ASSERT_EQ(answer.status, 200) << answer.body;
-    const auto lease = std::chrono::milliseconds(2 * kSalesforceTimeoutMs + 2000);
+    const auto answeredAfter = Clock::now() - crashedAt;
+    const auto lease = 6000ms;
     const auto requestBudget = std::chrono::milliseconds(kSalesforceTimeoutMs + 2000);
-    EXPECT_LT(Clock::now() - crashedAt, lease + requestBudget + 2s);
+    EXPECT_GT(answeredAfter, lease * 2 / 3 + 2s) << "B refreshed while A's lease still held";
+    EXPECT_LT(answeredAfter, lease + requestBudget + 2s);
     EXPECT_EQ(fleet().salesforce().counter("refreshCalls"), 2);
+}
+
+// Two instances whose wall clocks are a minute apart (B's ahead, through the test-only test.clockOffsetMs) with a
+// refresh lease of 1 s, shorter than the stand-in's refreshes below: a lease on a host's clock would look expired to
+// B as soon as A took it, and one not renewed would lapse while Salesforce answers.
+class FleetClockSkewTest : public FleetTestBase {
+protected:
+    static constexpr int kLeaseMs = 1000;
+    static void SetUpTestSuite() {
+        startFleet(std::nullopt, {{"BRIDGE_SALESFORCE_REFRESHLEASEMS", std::to_string(kLeaseMs)}},
+                   {{"BRIDGE_TEST_CLOCKOFFSETMS", "60000"}});
+    }
+};
+
+TEST_F(FleetClockSkewTest, RefreshesSlowerThanTheLeaseOnClocksAMinuteApartPresentEachRefreshTokenOnce) {
+    const auto [profile, users] = connectedOrganization("Skewed clocks", 4);
+    fleet().salesforce().settings({.rotation = true, .refreshDelayMs = kLeaseMs * 3 / 2});
+    constexpr int kRounds = 4;
+
+    std::vector<std::string> failedAnswers;
+    for (int round = 0; round < kRounds; ++round) {
+        // The instances take turns at forgetting the token; then a storm on both while the refresh takes 1.5 s.
+        invalidate(round % 2 == 0 ? portA() : portB(), users[0].legacyId);
+        const std::vector<HttpResult> answers = testsupport::runTogether(16, [&, users = users](int i) {
+            return brokerToken(i % 2 == 0 ? portA() : portB(),
+                               users[static_cast<std::size_t>(i) % users.size()].legacyId);
+        });
+        for (const HttpResult& answer : answers) {
+            if (answer.status != 200) failedAnswers.push_back("round " + std::to_string(round) + ": " + answer.body);
+        }
+    }
+
+    EXPECT_GE(fleet().salesforce().counter("refreshCalls"), 1);
+    EXPECT_EQ(fleet().salesforce().counter("maxPresentationsPerRefreshToken"), 1);
+    EXPECT_EQ(fleet().salesforce().counter("maxConcurrentRefreshesPerToken"), 1);
+    EXPECT_EQ(fleet().salesforce().counter("retiredTokenPresented"), 0);
+    EXPECT_EQ(failedAnswers, std::vector<std::string>{});
+    const std::vector<std::string> types = eventTypes(portB(), profile);
+    EXPECT_EQ(countOf(types, "lost"), 0);
+    EXPECT_EQ(countOf(types, "refresh_token_rotated"), fleet().salesforce().counter("refreshCalls"));
+    const HttpResult connectivity =
+        httpCall(portA(), "GET", "/api/v2/profiles/" + profile.id + "/connectivity", signedToken("support"));
+    EXPECT_EQ(connectivity.json()->getObject("crm")->getValue<std::string>("status"), "Connected");
+}
+
+// Two instances with a 1 s lease and a 1 s store.timeout, each with a recovery file of its own.
+class FleetRecoveryTest : public FleetTestBase {
+protected:
+    static std::string recoveryFileOf(const std::string& instance) {
+        return (std::filesystem::temp_directory_path() /
+                ("fleet-recovery-" + std::to_string(::getpid()) + "-" + instance + ".jsonl"))
+            .string();
+    }
+    static void SetUpTestSuite() {
+        for (const std::string instance : {"a", "b"}) std::filesystem::remove(recoveryFileOf(instance));
+        startFleet(std::nullopt,
+                   {{"BRIDGE_SALESFORCE_REFRESHLEASEMS", "1000"},
+                    {"BRIDGE_STORE_TIMEOUT", "1"},
+                    {"BRIDGE_SALESFORCE_REFRESHRECOVERYFILE", recoveryFileOf("a")}},
+                   {{"BRIDGE_SALESFORCE_REFRESHRECOVERYFILE", recoveryFileOf("b")}});
+    }
+    static void TearDownTestSuite() {
+        FleetTestBase::TearDownTestSuite();
+        for (const std::string instance : {"a", "b"}) {
+            std::filesystem::remove(recoveryFileOf(instance));
+            std::filesystem::remove(recoveryFileOf(instance) + ".lock");
+        }
+    }
+};
+
+// MariaDB freezes (SIGSTOP) while Salesforce answers a rotated refresh token, and stays frozen past the lease: A
+// keeps the token in its recovery file and answers 503. Restarted after the thaw, A writes it into the store, and
+// the next refresh (on B) presents it: Salesforce never sees the retired token and the connection lives.
+TEST_F(FleetRecoveryTest, RotatedTokenOfAFrozenDatabaseIsKeptAndTheNextStartReappliesIt) {
+    const auto [profile, users] = connectedOrganization("Recovery", 1);
+    fleet().salesforce().settings({.rotation = true, .refreshDelayMs = 800});
+
+    auto request =
+        std::async(std::launch::async, [userId = users[0].legacyId] { return brokerToken(portA(), userId); });
+    const auto refreshStartedBy = Clock::now() + 5s;
+    while (fleet().salesforce().counter("refreshCalls") == 0) {
+        ASSERT_LT(Clock::now(), refreshStartedBy) << "A never started its refresh";
+        std::this_thread::sleep_for(10ms);
+    }
+    fleet().database().freeze();
+    ASSERT_EQ(request.wait_for(20s), std::future_status::ready);
+    const HttpResult refused = request.get();
+    std::this_thread::sleep_for(500ms);  // the release under way when A answered fails on its own too
+    fleet().database().thaw();
+    EXPECT_EQ(refused.status, 503) << refused.body;
+    EXPECT_EQ(refused.json()->getValue<std::string>("code"), "STORE_UNAVAILABLE");
+
+    std::string kept;
+    {
+        std::ifstream file(recoveryFileOf("a"));
+        ASSERT_TRUE(std::getline(file, kept)) << "nothing kept";
+    }
+    EXPECT_NE(kept.find("\"orgId\":" + std::to_string(profile.legacyOrgId)), std::string::npos) << kept;
+    EXPECT_EQ(std::filesystem::status(recoveryFileOf("a")).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_NE(fleet().instanceA().output().find("kept sealed in " + recoveryFileOf("a")), std::string::npos);
+
+    fleet().restartA();
+    EXPECT_NE(fleet().instanceA().output().find("re-applied 1 rotated refresh token"), std::string::npos)
+        << fleet().instanceA().output();
+    EXPECT_EQ(std::filesystem::file_size(recoveryFileOf("a")), 0u);
+
+    const HttpResult next = brokerToken(portB(), users[0].legacyId);
+    ASSERT_EQ(next.status, 200) << next.body;
+    EXPECT_EQ(fleet().salesforce().counter("refreshCalls"), 2);
+    EXPECT_EQ(fleet().salesforce().counter("retiredTokenPresented"), 0);
+    EXPECT_EQ(fleet().salesforce().counter("maxPresentationsPerRefreshToken"), 1);
+    const HttpResult connectivity =
+        httpCall(portA(), "GET", "/api/v2/profiles/" + profile.id + "/connectivity", signedToken("support"));
+    EXPECT_EQ(connectivity.json()->getObject("crm")->getValue<std::string>("status"), "Connected");
 }
 
 // Two instances that look for idle connections every half second and refresh one idle for 2 s.

@@ -104,6 +104,7 @@ TEST_F(ControlTest, CountersCountWithoutRevealingTokens) {
     EXPECT_EQ(counters->getValue<Poco::Int64>("faultsServed"), 0);
     EXPECT_EQ(counters->getValue<Poco::Int64>("maxConcurrentRefreshes"), 1);
     EXPECT_EQ(counters->getValue<Poco::Int64>("maxConcurrentRefreshesPerToken"), 1);
+    EXPECT_EQ(counters->getValue<Poco::Int64>("maxPresentationsPerRefreshToken"), 1);
     EXPECT_EQ(reply.body.find(login->getValue<std::string>("refresh_token")), std::string::npos);
     EXPECT_EQ(reply.body.find(login->getValue<std::string>("access_token")), std::string::npos);
 }

@@ -57,10 +57,12 @@ TEST_F(RefreshTest, RotationRetiresThePresentedTokenAndARetiredTokenRevokesTheCh
     ASSERT_EQ(secondRefresh.status, 200);
     const std::string rotatedAgain = refreshTokenOf(secondRefresh.json());
     EXPECT_EQ(counter("activeRefreshTokens"), 1);
+    EXPECT_EQ(counter("maxPresentationsPerRefreshToken"), 1);
 
     expectRefused(client_.refresh(original), "expired access/refresh token");
 
     EXPECT_EQ(counter("retiredTokenPresented"), 1);
+    EXPECT_EQ(counter("maxPresentationsPerRefreshToken"), 2);  // the original, twice
     expectRefused(client_.refresh(rotatedAgain), "expired access/refresh token");
     EXPECT_EQ(client_.identity(login->getValue<std::string>("id"), login->getValue<std::string>("access_token")).status,
               403);
@@ -120,8 +122,10 @@ TEST_F(RefreshTest, ConcurrentRefreshOfOneTokenIsAlreadyBeingProcessed) {
     EXPECT_EQ(firstReply.status, 200) << firstReply.body;
     expectRefused(second, "token request is already being processed");
     EXPECT_EQ(counter("maxConcurrentRefreshesPerToken"), 2);
+    EXPECT_EQ(counter("maxPresentationsPerRefreshToken"), 2);
     EXPECT_EQ(counter("refreshCalls"), 2);
     EXPECT_EQ(client_.refresh(refreshToken).status, 200);
+    EXPECT_EQ(counter("maxPresentationsPerRefreshToken"), 3);
 }
 
 TEST_F(RefreshTest, ConcurrentRefreshesOfDifferentTokensBothSucceed) {

@@ -102,6 +102,12 @@ Config loadConfig(const Poco::Util::AbstractConfiguration* file, const Environme
     }
 
     salesforce.trustedDomains = keys.text("salesforce.trustedDomains", salesforce.trustedDomains);
+    salesforce.refreshLease = std::chrono::milliseconds(
+        keys.integer("salesforce.refreshLeaseMs", salesforce.refreshLease.count(), 30, 3600000));
+    salesforce.refreshRecoveryFile = keys.text("salesforce.refreshRecoveryFile", salesforce.refreshRecoveryFile);
+    if (salesforce.refreshRecoveryFile.empty()) throw ConfigError("salesforce.refreshRecoveryFile must not be empty");
+    config.test.clockOffset = std::chrono::milliseconds(
+        keys.integer("test.clockOffsetMs", 0, -365LL * 24 * 3600 * 1000, 365LL * 24 * 3600 * 1000));
 
     config.panel.legacyReturnUrl = keys.text("panel.legacy.returnUrl", "");
     config.panel.modernReturnUrl = keys.text("panel.modern.returnUrl", "");

@@ -2,6 +2,7 @@
 
 #include "app/OpenApiDocument.h"
 #include "bridge/base/Logging.h"
+#include "bridge/base/WallClock.h"
 #include "bridge/crypto/Secrets.h"
 #include "bridge/http/ConsoleApi.h"
 #include "bridge/http/OAuthCallbackApi.h"
@@ -52,6 +53,8 @@ void checkServeConfig(const Config& config) {
 
 BridgeService::BridgeService(const Config& config) : config_(config) {
     checkServeConfig(config_);
+    // Test-only (test.clockOffsetMs, 0 otherwise): before any thread reads the clock.
+    WallClock::setOffsetForTests(config_.test.clockOffset);
     cipher_ = std::make_unique<TokenCipher>(cipherFrom(config_.crypto));
     authority_ = std::make_unique<TokenAuthority>(config_.admin.jwtSecret);
     // Each request thread may hold a store session; a few more serve background work.
@@ -81,6 +84,8 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
     BrokerSettings brokerSettings;
     brokerSettings.accessTokenTtl = config_.salesforce.accessTokenTtl;
     brokerSettings.salesforceTimeout = config_.salesforce.timeout;
+    brokerSettings.leaseDuration = config_.salesforce.refreshLease;
+    brokerSettings.recoveryFile = config_.salesforce.refreshRecoveryFile;
     brokerSettings.instanceId = base64UrlEncode(randomBytes(12));
     broker_ = std::make_unique<TokenBroker>(*store_, *salesforce_, *cipher_, metrics_, brokerSettings);
     connectivity_ = std::make_unique<Connectivity>(*store_, *salesforce_, *cipher_, pages,
@@ -102,6 +107,16 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
 BridgeService::~BridgeService() { stop(); }
 
 void BridgeService::start() {
+    // Before anything refreshes: a rotated refresh token an earlier run could not store is the connection's only
+    // valid one.
+    try {
+        if (const int reapplied = broker_->reapplyRecoveredRefreshTokens(); reapplied > 0) {
+            logger("broker")->warn("re-applied {} rotated refresh token(s) from {}", reapplied,
+                                   config_.salesforce.refreshRecoveryFile);
+        }
+    } catch (const std::runtime_error& error) {
+        logger("broker")->error("recovery file not read: {}", error.what());
+    }
     if (config_.salesforce.keepAliveInterval.count() > 0) {
         KeepAliveSettings keepAlive;
         keepAlive.idleAfter = config_.salesforce.keepAliveInterval;

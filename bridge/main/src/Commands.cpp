@@ -54,7 +54,12 @@ constexpr const char* kServeKeys =
     "  store.timeout             seconds a database read, write or lock wait may take (5)\n"
     "  salesforce.keepAliveSeconds  salesforce.keepAliveHours, in seconds\n"
     "  salesforce.trustedDomains domains a token answer's instance_url and identity URL may be on\n"
-    "                            (salesforce.com,force.com,salesforce.mil,cloudforce.com)\n";
+    "                            (salesforce.com,force.com,salesforce.mil,cloudforce.com)\n"
+    "  salesforce.refreshLeaseMs how long an organization's refresh lease lasts unless its holder renews it;\n"
+    "                            a crashed holder blocks the others' refreshes this long (6000)\n"
+    "  salesforce.refreshRecoveryFile  where a rotated refresh token the store could not take waits, sealed,\n"
+    "                            for the next start (refresh-recovery.jsonl)\n"
+    "  test.clockOffsetMs        TEST ONLY: shifts this instance's wall clock (0)\n";
 
 // `bridge migrate --help`: what a staged run and a dry run do (docs/migration.md).
 constexpr const char* kMigrateNotes =

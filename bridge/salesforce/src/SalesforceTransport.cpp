@@ -4,18 +4,27 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/IPAddress.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/String.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
+#include <netdb.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <array>
+#include <condition_variable>
 #include <istream>
 #include <memory>
+#include <mutex>
 #include <ostream>
+#include <thread>
+#include <vector>
 
 namespace bridge {
 namespace {
@@ -40,9 +49,69 @@ Poco::Timespan remaining(Clock::time_point deadline) {
     return Poco::Timespan(left.count());
 }
 
+// A host name's addresses, looked up on a thread of its own so that the caller waits no longer than the deadline
+// (getaddrinfo has no timeout of its own, and the resolver's may add up to many seconds). A lookup cut off goes on
+// in the background and is forgotten when it ends.
+std::vector<Poco::Net::IPAddress> resolve(const std::string& host, Clock::time_point deadline) {
+    Poco::Net::IPAddress literal;
+    if (Poco::Net::IPAddress::tryParse(host, literal)) return {literal};
+    struct Lookup {
+        std::mutex mutex;
+        std::condition_variable done;
+        bool finished = false;
+        int status = 0;
+        std::vector<Poco::Net::IPAddress> addresses;
+    };
+    auto lookup = std::make_shared<Lookup>();
+    std::thread([lookup, host] {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_ADDRCONFIG;
+        addrinfo* found = nullptr;
+        const int status = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+        std::vector<Poco::Net::IPAddress> addresses;
+        for (const addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
+            if (entry->ai_family == AF_INET || entry->ai_family == AF_INET6) {
+                addresses.emplace_back(*entry->ai_addr);
+            }
+        }
+        if (found != nullptr) ::freeaddrinfo(found);
+        const std::lock_guard lock(lookup->mutex);
+        lookup->status = status;
+        lookup->addresses = std::move(addresses);
+        lookup->finished = true;
+        lookup->done.notify_all();
+    }).detach();
+    std::unique_lock lock(lookup->mutex);
+    if (!lookup->done.wait_until(lock, deadline, [&] { return lookup->finished; })) {
+        throw Poco::TimeoutException("host name lookup");
+    }
+    if (lookup->status != 0 || lookup->addresses.empty()) throw Poco::Net::HostNotFoundException(host);
+    return lookup->addresses;
+}
+
+// A TCP connection to the first of the host's addresses that answers, each attempt bounded by what is left.
+Poco::Net::StreamSocket connectWithin(const std::string& host, Poco::UInt16 port, Clock::time_point deadline) {
+    const std::vector<Poco::Net::IPAddress> addresses = resolve(host, deadline);
+    for (std::size_t i = 0;; ++i) {
+        try {
+            Poco::Net::StreamSocket socket;
+            socket.connect(Poco::Net::SocketAddress(addresses[i], port), remaining(deadline));
+            return socket;
+        } catch (const Poco::TimeoutException&) {
+            throw;
+        } catch (const Poco::Net::NetException&) {
+            if (i + 1 == addresses.size()) throw;
+        }
+    }
+}
+
 SalesforceResult<SalesforceResponse> exchange(Poco::Net::HTTPClientSession& session, const Poco::URI& uri,
                                               const SalesforceRequest& request, Clock::time_point deadline) {
     Poco::Net::HTTPRequest httpRequest(request.method, uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
+    // The session was handed a connected socket and knows no host: the header is set here.
+    httpRequest.setHost(uri.getHost(), uri.getPort());
     httpRequest.set("Accept", "application/json");
     if (!request.bearerToken.empty()) httpRequest.setCredentials("Bearer", request.bearerToken);
     if (request.method == Poco::Net::HTTPRequest::HTTP_POST) {
@@ -114,16 +183,19 @@ SalesforceResult<SalesforceResponse> SalesforceTransport::send(const SalesforceR
                                 "refused plain http to " + host + ": only loopback hosts go without TLS");
     }
 
+    // One deadline for the whole exchange: host name lookup, connect, TLS handshake, request and answer.
     const Clock::time_point deadline = Clock::now() + timeout_;
-    std::unique_ptr<Poco::Net::HTTPClientSession> session;
-    if (tls) {
-        session = std::make_unique<Poco::Net::HTTPSClientSession>(host, uri.getPort(), tlsContext_);
-    } else {
-        session = std::make_unique<Poco::Net::HTTPClientSession>(host, uri.getPort());
-    }
-    session->setKeepAlive(false);
     try {
-        return exchange(*session, uri, request, deadline);
+        Poco::Net::StreamSocket socket = connectWithin(host, uri.getPort(), deadline);
+        socket.setSendTimeout(remaining(deadline));
+        socket.setReceiveTimeout(remaining(deadline));
+        if (tls) {
+            // The handshake, with the host name for SNI and the certificate check, under the timeouts just set.
+            socket = Poco::Net::SecureStreamSocket::attach(socket, host, tlsContext_);
+        }
+        Poco::Net::HTTPClientSession session(socket);
+        session.setKeepAlive(false);
+        return exchange(session, uri, request, deadline);
     } catch (const Poco::TimeoutException&) {
         return transportFailure(
             "timeout", "no complete answer from " + host + " within " + std::to_string(timeout_.count()) + " ms");

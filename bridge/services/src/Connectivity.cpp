@@ -4,6 +4,7 @@
 
 #include "bridge/base/Error.h"
 #include "bridge/base/Logging.h"
+#include "bridge/base/WallClock.h"
 #include "bridge/crypto/Secrets.h"
 #include "mappings/ConnectionNames.h"
 #include "mappings/Emails.h"
@@ -16,10 +17,7 @@ namespace {
 // Optimistic writes retry when another request changed the connection between read and write.
 constexpr int kWriteAttempts = 5;
 
-UnixSeconds nowSeconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+UnixSeconds nowSeconds() { return WallClock::unixSeconds(); }
 
 Event eventOf(std::int64_t orgId, EventType type, const std::optional<Actor>& actor,
               std::optional<std::string> detail = std::nullopt) {

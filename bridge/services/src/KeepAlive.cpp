@@ -4,15 +4,13 @@
 
 #include "bridge/base/Error.h"
 #include "bridge/base/Logging.h"
+#include "bridge/base/WallClock.h"
 
 namespace bridge {
 
 namespace {
 
-UnixSeconds nowSeconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+UnixSeconds nowSeconds() { return WallClock::unixSeconds(); }
 
 }  // namespace
 

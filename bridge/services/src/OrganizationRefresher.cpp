@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "BrokerRules.h"
-#include "RefreshLease.h"
 #include "bridge/base/Error.h"
 #include "bridge/base/Logging.h"
+#include "bridge/base/WallClock.h"
 #include "bridge/crypto/Secrets.h"
 #include "bridge/services/Connectivity.h"
 
@@ -22,12 +22,10 @@ constexpr auto kFirstPause = 10ms;
 constexpr auto kLongestPause = 100ms;
 constexpr int kCommitAttempts = 3;
 constexpr auto kCommitRetryPause = 50ms;
+constexpr auto kRotationRetryPause = 100ms;
 const std::string kUnavailable = "Salesforce is unavailable; try again shortly.";
 
-UnixSeconds nowSeconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+UnixSeconds nowSeconds() { return WallClock::unixSeconds(); }
 
 void throwIfRefused(const Connection& connection) {
     if (auto refusal = refusalFor(connection)) throw *refusal;
@@ -54,22 +52,27 @@ OrganizationRefresher::OrganizationRefresher(Store& store, const SalesforceClien
       cipher_(cipher),
       accessTokenTtl_(settings.accessTokenTtl),
       salesforceTimeout_(settings.salesforceTimeout),
-      // The client asks a second time after an invalid_grant it does not know, so one refresh may take two
-      // timeouts; the lease covers both, so that its holder never refreshes past it.
-      leaseDuration_(2 * settings.salesforceTimeout + settings.leaseMargin),
       // Random per process too: two instances misconfigured with one id must still never share a lease.
       leaseOwnerPrefix_(settings.instanceId + "/" + base64UrlEncode(randomBytes(6))),
       refreshed_(metrics.counter("bridge_salesforce_refresh_total", "result=\"success\"")),
       refused_(metrics.counter("bridge_salesforce_refresh_total", "result=\"refused\"")),
       unavailable_(metrics.counter("bridge_salesforce_refresh_total", "result=\"unavailable\"")),
       refreshSeconds_(metrics.histogram("bridge_salesforce_refresh_seconds", "")),
-      logger_(logger("broker")) {}
+      recoveryKept_(metrics.counter("bridge_refresh_token_recovery_total", "result=\"kept\"")),
+      recoveryFailed_(metrics.counter("bridge_refresh_token_recovery_total", "result=\"failed\"")),
+      recoveryReapplied_(metrics.counter("bridge_refresh_token_recovery_total", "result=\"reapplied\"")),
+      logger_(logger("broker")),
+      recovery_(settings.recoveryFile),
+      // Renewed while a refresh is under way, so the lease need not cover the slowest refresh, only the time a
+      // crashed holder may keep the others waiting.
+      renewer_(store, settings.leaseDuration) {}
 
 AccessGrant OrganizationRefresher::obtain(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff,
                                           Clock::time_point deadline) {
-    RefreshLease lease(store_, orgId, nextLeaseOwner());
+    reapplyRecoveredTokenOf(orgId);
+    RefreshLease lease(store_, renewer_, orgId, nextLeaseOwner());
     auto pause = std::chrono::duration_cast<Clock::duration>(kFirstPause);
-    while (!lease.tryAcquire(leaseDuration_)) {
+    while (!lease.tryAcquire()) {
         // Another instance refreshes: its outcome (token or loss) reaches the store before it releases the lease.
         const Connection connection = store_.loadConnection(orgId);
         throwIfRefused(connection);
@@ -84,7 +87,55 @@ AccessGrant OrganizationRefresher::obtain(std::int64_t orgId, std::optional<Unix
     std::optional<std::string> refusedStoredToken;
     if (auto grant = usableStoredGrant(connection, keepAliveCutoff, &refusedStoredToken)) return *std::move(grant);
     if (Clock::now() + salesforceTimeout_ > deadline) throw unavailable();
-    return refreshAtSalesforce(connection, lease.owner(), refusedStoredToken);
+    return refreshAtSalesforce(connection, lease, refusedStoredToken);
+}
+
+int OrganizationRefresher::reapplyRecoveredRefreshTokens() {
+    int reapplied = 0;
+    const std::vector<RefreshTokenRecovery::Entry> kept =
+        recovery_.reapply([&](const RefreshTokenRecovery::Entry& entry) {
+            const std::int64_t orgId = entry.rotation.orgId;
+            RefreshLease lease(store_, renewer_, orgId, nextLeaseOwner());
+            if (!lease.tryAcquire()) {
+                logger_->warn("recovered refresh token of organization {} waits: a refresh holds its lease", orgId);
+                return false;
+            }
+            RotatedRefreshToken rotation = entry.rotation;
+            rotation.leaseOwner = lease.owner();
+            if (!store_.storeRotatedRefreshToken(rotation)) {
+                logger_->warn("recovered refresh token of organization {} dropped: the connection changed since",
+                              orgId);
+                return true;
+            }
+            ++reapplied;
+            recoveryReapplied_.increment();
+            store_.appendEvent(brokerEvent(orgId, EventType::RefreshTokenRotated, "re-applied from the recovery file"));
+            logger_->warn("recovered refresh token of organization {} re-applied from {}", orgId, recovery_.path());
+            return true;
+        });
+    std::set<std::int64_t> pending;
+    for (const RefreshTokenRecovery::Entry& entry : kept) pending.insert(entry.rotation.orgId);
+    const std::lock_guard lock(recoveryPendingMutex_);
+    recoveryPending_ = !pending.empty();
+    recoveryPendingFor_ = std::move(pending);
+    return reapplied;
+}
+
+void OrganizationRefresher::reapplyRecoveredTokenOf(std::int64_t orgId) {
+    if (!recoveryPending_) return;
+    const auto pendingFor = [&] {
+        const std::lock_guard lock(recoveryPendingMutex_);
+        return recoveryPendingFor_.contains(orgId);
+    };
+    if (!pendingFor()) return;
+    try {
+        reapplyRecoveredRefreshTokens();
+    } catch (const std::runtime_error& error) {
+        logger_->error("recovery file not read: {}", error.what());
+    }
+    if (pendingFor()) {
+        throw Error(ErrorCode::StoreUnavailable, "The store is unavailable; try again shortly.");
+    }
 }
 
 std::optional<AccessGrant> OrganizationRefresher::usableStoredGrant(const Connection& connection,
@@ -106,7 +157,7 @@ std::optional<AccessGrant> OrganizationRefresher::usableStoredGrant(const Connec
                        stored->expiresAt};
 }
 
-AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner,
+AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connection, const RefreshLease& lease,
                                                        const std::optional<std::string>& refusedStoredToken) {
     const std::int64_t orgId = connection.orgId;
     const std::string presented = openRefreshToken(connection);
@@ -116,7 +167,7 @@ AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connect
 
     if (result.succeeded()) {
         refreshed_.increment();
-        return commit(connection, leaseOwner, presented, result.value(), refusedStoredToken);
+        return commit(connection, lease, presented, result.value(), refusedStoredToken);
     }
     const SalesforceFailure& failure = result.failure();
     if (failure.kind == SalesforceFailure::Kind::PermanentRefusal) {
@@ -128,7 +179,7 @@ AccessGrant OrganizationRefresher::refreshAtSalesforce(const Connection& connect
     throw unavailable();
 }
 
-AccessGrant OrganizationRefresher::commit(const Connection& connection, const std::string& leaseOwner,
+AccessGrant OrganizationRefresher::commit(const Connection& connection, const RefreshLease& lease,
                                           const std::string& presentedToken, const TokenGrant& minted,
                                           const std::optional<std::string>& refusedStoredToken) {
     const std::int64_t orgId = connection.orgId;
@@ -139,7 +190,7 @@ AccessGrant OrganizationRefresher::commit(const Connection& connection, const st
 
     RefreshOutcome outcome;
     outcome.orgId = orgId;
-    outcome.leaseOwner = leaseOwner;
+    outcome.leaseOwner = lease.owner();
     outcome.presentedRefreshCiphertext = connection.refreshToken->ciphertext;
     outcome.accessToken = StoredAccessToken{
         cipher_.seal(grant.accessToken, accessTokenAssociatedData(orgId, grant.instanceUrl, grant.expiresAt)),
@@ -148,8 +199,13 @@ AccessGrant OrganizationRefresher::commit(const Connection& connection, const st
         outcome.events.push_back(brokerEvent(orgId, EventType::AccessTokenRefused, refusedStoredToken));
     const bool rotated = minted.refreshToken && *minted.refreshToken != presentedToken;
     if (rotated) {
-        outcome.rotatedRefreshToken =
-            cipher_.seal(*minted.refreshToken, Connectivity::refreshTokenAssociatedData(orgId));
+        // The new refresh token exists nowhere else and Salesforce retired the presented one: it is made durable
+        // first, alone; the access token follows on the connection that now holds it.
+        const RotatedRefreshToken rotation{
+            orgId, lease.owner(), connection.refreshToken->ciphertext,
+            cipher_.seal(*minted.refreshToken, Connectivity::refreshTokenAssociatedData(orgId))};
+        if (!storeRotatedRefreshToken(rotation, lease)) answerForChangedConnection(orgId);
+        outcome.presentedRefreshCiphertext = rotation.rotated.ciphertext;
         outcome.events.push_back(brokerEvent(orgId, EventType::RefreshTokenRotated));
     } else if (cipher_.needsResealing(*connection.refreshToken)) {
         // The same token, still under an older key: written again under the active one with this commit, so that
@@ -162,12 +218,48 @@ AccessGrant OrganizationRefresher::commit(const Connection& connection, const st
     return grant;
 }
 
+bool OrganizationRefresher::storeRotatedRefreshToken(const RotatedRefreshToken& rotation, const RefreshLease& lease) {
+    for (;;) {
+        try {
+            return store_.storeRotatedRefreshToken(rotation);
+        } catch (const Error& error) {
+            if (error.code() != ErrorCode::StoreUnavailable) throw;
+            // Past the lease another instance may present the retired token: the store is no longer the place.
+            if (Clock::now() + kRotationRetryPause >= lease.heldUntil()) keepForRecovery(rotation);
+            logger_->warn("storing the rotated refresh token of organization {} failed, trying again: {}",
+                          rotation.orgId, error.what());
+            std::this_thread::sleep_for(kRotationRetryPause);
+        }
+    }
+}
+
+void OrganizationRefresher::keepForRecovery(const RotatedRefreshToken& rotation) {
+    try {
+        recovery_.keep({rotation, nowSeconds()});
+        recoveryKept_.increment();
+        {
+            const std::lock_guard lock(recoveryPendingMutex_);
+            recoveryPendingFor_.insert(rotation.orgId);
+            recoveryPending_ = true;
+        }
+        logger_->error(
+            "rotated refresh token of organization {} not stored before its lease ended; kept sealed in {}, "
+            "re-applied before this process refreshes the organization again, or at the next start",
+            rotation.orgId, recovery_.path());
+    } catch (const std::runtime_error& error) {
+        recoveryFailed_.increment();
+        logger_->critical("rotated refresh token of organization {} lost: not stored, and not kept: {}", rotation.orgId,
+                          error.what());
+    }
+    throw Error(ErrorCode::StoreUnavailable, "The store is unavailable; try again shortly.");
+}
+
 bool OrganizationRefresher::commitRetryingStoreFaults(const RefreshOutcome& outcome) {
     for (int attempt = 1;; ++attempt) {
         try {
             return store_.commitRefresh(outcome);
         } catch (const Error& error) {
-            // A rotated refresh token exists nowhere else: losing it would lose the connection at the next refresh.
+            // The rotated refresh token is stored already; this is the access token, which a retry may still save.
             if (error.code() != ErrorCode::StoreUnavailable || attempt == kCommitAttempts) throw;
             logger_->warn("storing the refresh of organization {} failed, trying again: {}", outcome.orgId,
                           error.what());

@@ -11,6 +11,9 @@
 #include <set>
 #include <string>
 
+#include "LeaseRenewer.h"
+#include "RefreshLease.h"
+#include "RefreshTokenRecovery.h"
 #include "bridge/base/Metrics.h"
 #include "bridge/crypto/TokenCipher.h"
 #include "bridge/salesforce/SalesforceClient.h"
@@ -37,15 +40,29 @@ public:
     // SalesforceUnavailable with nothing changed, also when the deadline comes first; StoreUnavailable.
     AccessGrant obtain(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff, Clock::time_point deadline);
 
+    // Writes the rotated refresh tokens that an earlier run kept in the recovery file, each under its
+    // organization's lease and only where the connection still holds the token that was presented; removes what
+    // was written or is stale from the file. Returns how many were written. Meant for the start of `bridge serve`.
+    int reapplyRecoveredRefreshTokens();
+
 private:
     // refusedStoredToken, when given, receives why a stored token was refused (for the refresh's event).
     std::optional<AccessGrant> usableStoredGrant(const Connection& connection,
                                                  std::optional<UnixSeconds> keepAliveCutoff,
                                                  std::optional<std::string>* refusedStoredToken = nullptr);
-    AccessGrant refreshAtSalesforce(const Connection& connection, const std::string& leaseOwner,
+    AccessGrant refreshAtSalesforce(const Connection& connection, const RefreshLease& lease,
                                     const std::optional<std::string>& refusedStoredToken);
-    AccessGrant commit(const Connection& connection, const std::string& leaseOwner, const std::string& presentedToken,
+    AccessGrant commit(const Connection& connection, const RefreshLease& lease, const std::string& presentedToken,
                        const TokenGrant& minted, const std::optional<std::string>& refusedStoredToken);
+    // The rotated refresh token first, alone, tried again while the lease lasts; false when the connection changed
+    // meanwhile. When the store stays unavailable until the lease ends: kept in the recovery file, then
+    // Error(StoreUnavailable).
+    bool storeRotatedRefreshToken(const RotatedRefreshToken& rotation, const RefreshLease& lease);
+    [[noreturn]] void keepForRecovery(const RotatedRefreshToken& rotation);
+    // When the recovery file holds a rotated token of the organization: re-applies the file first, and throws
+    // Error(StoreUnavailable) if that token still is not in the store (presenting the retired one would lose the
+    // connection).
+    void reapplyRecoveredTokenOf(std::int64_t orgId);
     bool commitRetryingStoreFaults(const RefreshOutcome& outcome);
     // The presented refresh token in the clear; Error(StoreUnavailable) with a key_missing event (once per
     // organization and key id in this process) when no configured key opens it.
@@ -61,17 +78,24 @@ private:
     const TokenCipher& cipher_;
     const std::chrono::seconds accessTokenTtl_;
     const std::chrono::milliseconds salesforceTimeout_;
-    const std::chrono::milliseconds leaseDuration_;
     const std::string leaseOwnerPrefix_;
     std::atomic<std::uint64_t> attempts_{0};
     std::mutex keyMissingReportedMutex_;
     std::set<std::string> keyMissingReported_;  // "<org id>/<key id>"
+    std::atomic<bool> recoveryPending_{false};  // whether recoveryPendingFor_ is not empty, read without the lock
+    std::mutex recoveryPendingMutex_;
+    std::set<std::int64_t> recoveryPendingFor_;  // organizations with a rotated token in the recovery file
 
     Metrics::Counter& refreshed_;
     Metrics::Counter& refused_;
     Metrics::Counter& unavailable_;
     Metrics::Histogram& refreshSeconds_;
+    Metrics::Counter& recoveryKept_;
+    Metrics::Counter& recoveryFailed_;
+    Metrics::Counter& recoveryReapplied_;
     std::shared_ptr<spdlog::logger> logger_;
+    RefreshTokenRecovery recovery_;
+    LeaseRenewer renewer_;  // last: its thread stops before anything it uses goes
 };
 
 }  // namespace bridge

@@ -5,11 +5,12 @@
 
 namespace bridge {
 
-RefreshLease::RefreshLease(Store& store, std::int64_t orgId, std::string owner)
-    : store_(store), orgId_(orgId), owner_(std::move(owner)) {}
+RefreshLease::RefreshLease(Store& store, LeaseRenewer& renewer, std::int64_t orgId, std::string owner)
+    : store_(store), renewer_(renewer), orgId_(orgId), owner_(std::move(owner)) {}
 
 RefreshLease::~RefreshLease() {
     if (!held_) return;
+    renewer_.untrack(held_);
     try {
         store_.releaseRefreshLease(orgId_, owner_);
     } catch (const Error& error) {
@@ -18,13 +19,15 @@ RefreshLease::~RefreshLease() {
     }
 }
 
-bool RefreshLease::tryAcquire(std::chrono::milliseconds duration) {
-    // Wall-clock milliseconds: the lease is compared across processes.
-    const auto nowMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    held_ = store_.tryAcquireRefreshLease(orgId_, owner_, nowMs, nowMs + duration.count());
-    return held_;
+bool RefreshLease::tryAcquire() {
+    const auto started = Clock::now();
+    if (!store_.tryAcquireRefreshLease(orgId_, owner_, renewer_.leaseDuration())) return false;
+    held_ = renewer_.track(orgId_, owner_, started);
+    return true;
+}
+
+RefreshLease::Clock::time_point RefreshLease::heldUntil() const {
+    return held_ ? held_->heldUntil() : Clock::time_point{};
 }
 
 }  // namespace bridge

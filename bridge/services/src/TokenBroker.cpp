@@ -8,15 +8,13 @@
 #include "BrokerRules.h"
 #include "OrganizationRefresher.h"
 #include "bridge/base/Logging.h"
+#include "bridge/base/WallClock.h"
 
 namespace bridge {
 
 namespace {
 
-UnixSeconds nowSeconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+UnixSeconds nowSeconds() { return WallClock::unixSeconds(); }
 
 std::string outcomeLabel(ErrorCode code) {
     std::string name(errorCodeName(code));
@@ -109,6 +107,8 @@ void TokenBroker::invalidate(const UserRef& user) {
 }
 
 void TokenBroker::connectionChanged(std::int64_t orgId) { organizations_.forget(orgId); }
+
+int TokenBroker::reapplyRecoveredRefreshTokens() { return refresher_->reapplyRecoveredRefreshTokens(); }
 
 void TokenBroker::keepAlive(std::int64_t orgId, UnixSeconds idleBefore) {
     sharedRefresh(orgId, idleBefore, Clock::now() + requestBudget_);

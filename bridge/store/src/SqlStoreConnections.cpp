@@ -92,12 +92,31 @@ void SqlStore::forgetAccessToken(std::int64_t orgId) {
         [&](Session& session) { session << "DELETE FROM access_tokens WHERE org_id = ?", bind(Int64{orgId}), now; });
 }
 
+bool SqlStore::leaseStillOwnedBy(Session& session, std::int64_t orgId, const std::string& owner) {
+    // Expired or not: an expired lease that no one took since still shuts every other refresher out of the
+    // presented token (it can only present it after taking the lease, which changes the owner).
+    std::vector<std::string> owners;
+    session << "SELECT owner FROM refresh_leases WHERE org_id = ?" + std::string(lockRows()), bind(Int64{orgId}),
+        into(owners), now;
+    return !owners.empty() && owners.front() == owner;
+}
+
+bool SqlStore::storeRotatedRefreshToken(const RotatedRefreshToken& rotation) {
+    return inTransaction([&](Session& session) {
+        if (!leaseStillOwnedBy(session, rotation.orgId, rotation.leaseOwner)) return false;
+        Poco::Data::Statement update(session);
+        update << "UPDATE connections SET refresh_token_ct = ?, refresh_token_key = ?, written_by = ?, "
+                  "version = version + 1 WHERE org_id = ? AND status = ? AND refresh_token_ct = ?",
+            bind(rotation.rotated.ciphertext), bind(rotation.rotated.keyId), bind(std::string(kWrittenByService)),
+            bind(Int64{rotation.orgId}), bind(std::string(statusColumn(ConnectionStatus::Connected))),
+            bind(rotation.presentedRefreshCiphertext);
+        return update.execute() == 1;
+    });
+}
+
 bool SqlStore::commitRefresh(const RefreshOutcome& outcome) {
     return inTransaction([&](Session& session) {
-        std::vector<std::string> owners;
-        session << "SELECT owner FROM refresh_leases WHERE org_id = ?" + std::string(lockRows()),
-            bind(Int64{outcome.orgId}), into(owners), now;
-        if (owners.empty() || owners.front() != outcome.leaseOwner) return false;
+        if (!leaseStillOwnedBy(session, outcome.orgId, outcome.leaseOwner)) return false;
         const Int64 orgId = outcome.orgId;
         Poco::Data::Statement update(session);
         if (outcome.rotatedRefreshToken) {

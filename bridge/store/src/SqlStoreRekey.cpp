@@ -3,8 +3,6 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Tuple.h>
 
-#include <chrono>
-
 #include "SqlStoreSessions.h"
 #include "bridge/store/SqlStore.h"
 
@@ -37,11 +35,6 @@ SealedColumnPlace placeOf(SealedColumn column) {
 
 std::string notUnderKey(const SealedColumnPlace& place) {
     return std::string(place.ciphertextColumn) + " IS NOT NULL AND " + std::string(place.keyColumn) + " <> ?";
-}
-
-std::int64_t nowMilliseconds() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 }  // namespace
@@ -112,16 +105,16 @@ int SqlStore::resealIfUnchanged(SealedColumn column, const std::vector<Reseal>& 
                                " = ?, " + std::string(place.keyColumn) + " = ?" +
                                (refreshToken ? ", version = version + 1" : "") + " WHERE " +
                                std::string(place.idColumn) + " = ? AND " + std::string(place.ciphertextColumn) + " = ?";
-    const std::string leaseQuery =
-        "SELECT expires_at_ms FROM refresh_leases WHERE org_id = ?" + std::string(lockRows());
+    // Live by the database's clock, as the leases themselves.
+    const std::string leaseQuery = "SELECT COUNT(*) FROM refresh_leases WHERE org_id = ? AND expires_at_ms > " +
+                                   std::string(databaseNowMs()) + std::string(lockRows());
     return inTransaction([&](Session& session) {
-        const std::int64_t nowMs = nowMilliseconds();
         int rewritten = 0;
         for (const Reseal& reseal : batch) {
             if (refreshToken) {
-                std::vector<Int64> leaseEnds;
-                session << leaseQuery, bind(Int64{reseal.id.orgId}), into(leaseEnds), now;
-                if (!leaseEnds.empty() && leaseEnds.front() > nowMs) continue;  // left for the next pass
+                Int64 liveLeases = 0;
+                session << leaseQuery, bind(Int64{reseal.id.orgId}), into(liveLeases), now;
+                if (liveLeases > 0) continue;  // left for the next pass
             }
             Poco::Data::Statement statement(session);
             statement << update, bind(reseal.resealed.ciphertext), bind(reseal.resealed.keyId);

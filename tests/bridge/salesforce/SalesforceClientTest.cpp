@@ -12,6 +12,7 @@
 #include "SelfSignedHttpsServer.h"
 #include "bridge/salesforce/SalesforceClient.h"
 #include "bridge/salesforce/SalesforceHosts.h"
+#include "bridge/salesforce/SalesforceTransport.h"
 #include "testsupport/StandinProcess.h"
 
 namespace bridge {
@@ -374,6 +375,35 @@ TEST_F(SalesforceClientTest, RefusedConnectionIsTransient) {
     ASSERT_FALSE(result.succeeded());
     EXPECT_EQ(result.failure().kind, Kind::Transient);
     EXPECT_EQ(result.failure().error, "connection_failed");
+}
+
+TEST_F(SalesforceClientTest, HostNamesAreLookedUpWithinTheDeadline) {
+    // "localhost" is a name, not an address: it goes through the bounded lookup, then the exchange as usual.
+    SalesforceSettings byName = settings(2s);
+    byName.productionLoginUrl = "http://localhost:" + std::to_string(Poco::URI(standin_.baseUrl()).getPort());
+    const TokenGrant grant = connect();
+    const TokenResult refreshed = SalesforceClient(byName).refresh(Environment::Production, *grant.refreshToken);
+    EXPECT_TRUE(refreshed.succeeded()) << refreshed.failure().reason();
+
+    SalesforceSettings unknown = settings(2s);
+    unknown.productionLoginUrl = "https://no-such-host.invalid";
+    const TokenResult failed = SalesforceClient(unknown).refresh(Environment::Production, *grant.refreshToken);
+    ASSERT_FALSE(failed.succeeded());
+    EXPECT_EQ(failed.failure().kind, Kind::Transient);
+}
+
+TEST(SalesforceTransportDeadline, TlsHandshakeThatNeverCompletesIsCutAtTheTimeout) {
+    // The kernel completes the TCP handshake from the listen backlog; nothing ever answers the TLS hello.
+    const Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0));
+    const SalesforceTransport transport(500ms);
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = transport.send(
+        {"POST", "https://127.0.0.1:" + std::to_string(silent.address().port()) + "/services/oauth2/token", "", ""});
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(result.succeeded());
+    EXPECT_EQ(result.failure().kind, SalesforceFailure::Kind::Transient);
+    EXPECT_GE(elapsed, 450ms);
+    EXPECT_LT(elapsed, 900ms);
 }
 
 TEST(SalesforceClientTls, CertificateNoCaVouchesForIsRefused) {

@@ -34,11 +34,6 @@ const std::string kKeyNew = "new:" + base64Encode(std::string(32, 'n'));
 const std::string kKeyLost = "lost:" + base64Encode(std::string(32, 'l'));
 const std::string kInstanceUrl = "https://acme.my.salesforce.com";
 
-std::int64_t systemNowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string refreshPlaintext(std::int64_t orgId) { return "refresh-token-of-" + std::to_string(orgId); }
 
 template <typename Backend>
@@ -75,7 +70,7 @@ protected:
     void storeAccessToken(std::int64_t orgId, const TokenCipher& cipher, const std::string& associatedData,
                           UnixSeconds expiresAt) {
         const std::string owner = "setup-" + std::to_string(orgId);
-        ASSERT_TRUE(store_->tryAcquireRefreshLease(orgId, owner, systemNowMs(), systemNowMs() + 60'000));
+        ASSERT_TRUE(store_->tryAcquireRefreshLease(orgId, owner, std::chrono::seconds(60)));
         RefreshOutcome outcome;
         outcome.orgId = orgId;
         outcome.leaseOwner = owner;
@@ -212,7 +207,7 @@ TYPED_TEST(StoreRekeyTest, ARefreshTokenWhoseOrganizationIsRefreshingIsLeftBusyA
     const TokenCipher rotating = TokenCipher::fromSpec(kKeyNew + "," + kKeyOld);
     const std::int64_t refreshing = this->connectedOrganization(before);
     const std::int64_t idle = this->connectedOrganization(before);
-    ASSERT_TRUE(this->store().tryAcquireRefreshLease(refreshing, "refresher", systemNowMs(), systemNowMs() + 60'000));
+    ASSERT_TRUE(this->store().tryAcquireRefreshLease(refreshing, "refresher", std::chrono::seconds(60)));
 
     std::ostringstream report;
     const StoreRekey::Summary summary = this->rekey(rotating, 500, report, nullptr, 2);
@@ -247,7 +242,7 @@ TYPED_TEST(StoreRekeyTest, RefreshesRotatingTokensWhileTheRekeyRunsAllCommitAndN
         for (int round = 0; !stop; ++round) {
             const std::int64_t orgId = orgs[random() % orgs.size()];
             const std::string owner = "refresher#" + std::to_string(round);
-            if (!this->store().tryAcquireRefreshLease(orgId, owner, systemNowMs(), systemNowMs() + 30'000)) continue;
+            if (!this->store().tryAcquireRefreshLease(orgId, owner, std::chrono::seconds(30))) continue;
             const Connection connection = this->store().loadConnection(orgId);
             const std::string presented =
                 rotating.open(*connection.refreshToken, Connectivity::refreshTokenAssociatedData(orgId));

@@ -2,6 +2,7 @@
 
 #include <Poco/Data/Session.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <latch>
@@ -108,10 +110,10 @@ public:
         ++calls;
         return SqliteStore::loadAccessToken(orgId);
     }
-    bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner, std::int64_t nowMs,
-                                std::int64_t leaseUntilMs) override {
+    bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner,
+                                std::chrono::milliseconds duration) override {
         ++calls;
-        return SqliteStore::tryAcquireRefreshLease(orgId, owner, nowMs, leaseUntilMs);
+        return SqliteStore::tryAcquireRefreshLease(orgId, owner, duration);
     }
     bool commitRefresh(const RefreshOutcome& outcome) override {
         ++calls;
@@ -240,6 +242,26 @@ protected:
         const Poco::JSON::Object::Ptr byOrganization = standin_.counters()->getObject("refreshCallsByOrganization");
         const std::string& salesforceOrgId = salesforceOrganizations_.at(orgId);
         return byOrganization->has(salesforceOrgId) ? byOrganization->getValue<Poco::Int64>(salesforceOrgId) : 0;
+    }
+
+    // The instance's refresh of the user's organization reaches Salesforce; then another connection takes SQLite's
+    // writer lock and holds it until the refresh has answered (StoreUnavailable, once the lease has ended).
+    void refreshWhileAnotherConnectionHoldsTheWriterLock(TokenBroker& instance, std::int64_t userId,
+                                                         std::chrono::milliseconds leaseDuration) {
+        const std::int64_t refreshesBefore = refreshCalls();
+        const auto started = Clock::now();
+        auto request =
+            std::async(std::launch::async, [&] { return errorOf([&] { instance.accessToken(userId, "sync"); }); });
+        // The refresh is at Salesforce: the lease is taken, the answer not yet in.
+        ASSERT_TRUE(waitUntil([&] { return refreshCalls() == refreshesBefore + 1; }, 2s));
+        Poco::Data::Session writer("SQLite", databasePath());
+        writer << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+        ASSERT_EQ(request.wait_for(15s), std::future_status::ready);
+        const Error refused = request.get();
+        writer << "ROLLBACK", Poco::Data::Keywords::now;
+        EXPECT_EQ(refused.code(), ErrorCode::StoreUnavailable);
+        EXPECT_GE(Clock::now() - started, leaseDuration) << "gave up before the lease ended";
+        EXPECT_LT(Clock::now() - started, 8s);
     }
 
     bool metricsShow(const std::string& series) { return metrics_.render().find(series + "\n") != std::string::npos; }
@@ -670,6 +692,134 @@ TEST_F(TokenBrokerTest, RotatedRefreshTokensAreStoredAndARetiredOneIsNeverPresen
     EXPECT_FALSE(instanceA->accessToken(ann.publicId(), "sync").accessToken.empty());  // the chain is alive
 }
 
+TEST_F(TokenBrokerTest, RefreshSlowerThanTheLeaseKeepsItByRenewingItSoNoTokenIsPresentedTwice) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    const User bob = createUser(orgId, "bob@acme.example");
+    connect(orgId);
+    // Salesforce answers in 450 ms; the lease lasts 200 ms unless renewed.
+    standin_.settings(StandinSettingsChange{.rotation = true, .refreshDelayMs = 450});
+    BrokerSettings settings = brokerSettings("instance-a");
+    settings.leaseDuration = 200ms;
+    SqliteStore otherStore(databasePath(), kPoolSize);
+    const auto instanceA = makeBroker(store_, settings);
+    settings.instanceId = "instance-b";
+    const auto instanceB = makeBroker(otherStore, settings);
+
+    for (int round = 0; round < 3; ++round) {
+        instanceA->invalidate(ann.legacyId);
+        instanceB->invalidate(bob.legacyId);
+        std::vector<std::future<AccessGrant>> grants;
+        for (int i = 0; i < 8; ++i) {
+            grants.push_back(std::async(std::launch::async, [&, i] {
+                return (i % 2 == 0 ? *instanceA : *instanceB)
+                    .accessToken(i % 4 < 2 ? ann.legacyId : bob.legacyId, "sync");
+            }));
+        }
+        for (auto& grant : grants) EXPECT_FALSE(grant.get().accessToken.empty()) << "round " << round;
+    }
+
+    EXPECT_GE(refreshCalls(), 3);
+    EXPECT_EQ(standin_.counter("maxPresentationsPerRefreshToken"), 1);
+    EXPECT_EQ(standin_.counter("retiredTokenPresented"), 0);
+    EXPECT_EQ(store_.loadConnection(orgId).status, ConnectionStatus::Connected);
+}
+
+// The store fails at the one point where a rotated refresh token exists only in this process: Salesforce has
+// answered it (and retired the presented one), and another connection holds SQLite's writer lock until well after
+// the lease ends. The token goes to the recovery file, sealed; the next start writes it, and the next refresh
+// presents it.
+TEST_F(TokenBrokerTest, RotatedRefreshTokenTheStoreCannotTakeIsKeptSealedAndReappliedAtTheNextStart) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    const SealedToken presented = *store_.loadConnection(orgId).refreshToken;
+    const std::string presentedInTheClear = cipher_.open(presented, Connectivity::refreshTokenAssociatedData(orgId));
+    standin_.settings(StandinSettingsChange{.rotation = true, .refreshDelayMs = 300});
+    const std::string recoveryFile = (directory_ / "refresh-recovery.jsonl").string();
+    BrokerSettings settings = brokerSettings();
+    settings.leaseDuration = 1500ms;
+    settings.recoveryFile = recoveryFile;
+
+    {
+        SqliteStore impatientStore(databasePath(), kPoolSize, 1s);  // SQLite waits 1 s for the writer's lock
+        const auto instance = makeBroker(impatientStore, settings);
+        refreshWhileAnotherConnectionHoldsTheWriterLock(*instance, ann.legacyId, settings.leaseDuration);
+    }
+    // Kept: one entry, owner-only, sealed values only.
+    ASSERT_TRUE(std::filesystem::exists(recoveryFile));
+    EXPECT_EQ(std::filesystem::status(recoveryFile).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::string kept;
+    {
+        std::ifstream in(recoveryFile);
+        std::getline(in, kept);
+        std::string more;
+        EXPECT_FALSE(std::getline(in, more)) << "one entry";
+    }
+    const auto entry = Poco::JSON::Parser().parse(kept).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(entry->getValue<std::int64_t>("orgId"), orgId);
+    EXPECT_EQ(entry->getValue<std::string>("presentedCiphertext"), presented.ciphertext);
+    const SealedToken rotated{entry->getValue<std::string>("rotatedKeyId"),
+                              entry->getValue<std::string>("rotatedCiphertext")};
+    const std::string rotatedInTheClear = cipher_.open(rotated, Connectivity::refreshTokenAssociatedData(orgId));
+    EXPECT_NE(rotatedInTheClear, presentedInTheClear);
+    EXPECT_EQ(kept.find(rotatedInTheClear), std::string::npos);
+    EXPECT_EQ(kept.find(presentedInTheClear), std::string::npos);
+    EXPECT_TRUE(metricsShow("bridge_refresh_token_recovery_total{result=\"kept\"} 1"));
+    // The store still holds the token Salesforce retired: presented now, it would lose the connection.
+    EXPECT_EQ(store_.loadConnection(orgId).refreshToken->ciphertext, presented.ciphertext);
+
+    // The next start.
+    const auto restarted = makeBroker(store_, settings);
+    EXPECT_EQ(restarted->reapplyRecoveredRefreshTokens(), 1);
+    EXPECT_EQ(store_.loadConnection(orgId).refreshToken->ciphertext, rotated.ciphertext);
+    EXPECT_EQ(std::filesystem::file_size(recoveryFile), 0u) << "the applied entry is removed";
+    EXPECT_EQ(restarted->reapplyRecoveredRefreshTokens(), 0);
+
+    EXPECT_FALSE(restarted->accessToken(ann.legacyId, "sync").accessToken.empty());
+    EXPECT_EQ(refreshCalls(), 2);
+    EXPECT_EQ(standin_.counter("retiredTokenPresented"), 0);
+    EXPECT_EQ(standin_.counter("maxPresentationsPerRefreshToken"), 1);
+    const Connection connection = store_.loadConnection(orgId);
+    EXPECT_EQ(connection.status, ConnectionStatus::Connected);
+    EXPECT_NE(connection.refreshToken->ciphertext, rotated.ciphertext) << "rotated again by the last refresh";
+}
+
+// The same, without a restart: the instance that kept the token writes it into the store before it refreshes the
+// organization again, and refuses to refresh while it cannot.
+TEST_F(TokenBrokerTest, RotatedRefreshTokenKeptByThisProcessIsReappliedBeforeItsNextRefresh) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    const SealedToken presented = *store_.loadConnection(orgId).refreshToken;
+    standin_.settings(StandinSettingsChange{.rotation = true, .refreshDelayMs = 300});
+    BrokerSettings settings = brokerSettings();
+    settings.leaseDuration = 1500ms;
+    settings.recoveryFile = (directory_ / "refresh-recovery.jsonl").string();
+    SqliteStore impatientStore(databasePath(), kPoolSize, 1s);
+    const auto instance = makeBroker(impatientStore, settings);
+    refreshWhileAnotherConnectionHoldsTheWriterLock(*instance, ann.legacyId, settings.leaseDuration);
+    ASSERT_EQ(store_.loadConnection(orgId).refreshToken->ciphertext, presented.ciphertext);
+
+    // While the store still cannot take it, the instance does not refresh: Salesforce is not asked.
+    {
+        Poco::Data::Session writer("SQLite", databasePath());
+        writer << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+        EXPECT_EQ(errorOf([&] { instance->accessToken(ann.legacyId, "sync"); }).code(), ErrorCode::StoreUnavailable);
+        writer << "ROLLBACK", Poco::Data::Keywords::now;
+    }
+    EXPECT_EQ(refreshCalls(), 1);
+
+    EXPECT_FALSE(instance->accessToken(ann.legacyId, "sync").accessToken.empty());
+    EXPECT_EQ(refreshCalls(), 2);
+    EXPECT_EQ(standin_.counter("retiredTokenPresented"), 0);
+    EXPECT_EQ(standin_.counter("maxPresentationsPerRefreshToken"), 1);
+    EXPECT_EQ(std::filesystem::file_size(settings.recoveryFile), 0u);
+    EXPECT_TRUE(metricsShow("bridge_refresh_token_recovery_total{result=\"reapplied\"} 1"));
+    EXPECT_EQ(store_.loadConnection(orgId).status, ConnectionStatus::Connected);
+}
+
 TEST_F(TokenBrokerTest, ChangesByAnotherInstanceShowWithinTheSnapshotAge) {
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
@@ -721,10 +871,7 @@ TEST_F(TokenBrokerTest, KeepAliveMovesAFailedConnectionToTheBackOfTheQueue) {
     connect(stuckOrg, nowSeconds() - 3600);
     const std::int64_t nextOrg = createOrganization("Next");
     connect(nextOrg, nowSeconds() - 3600);
-    const auto nowMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    ASSERT_TRUE(store_.tryAcquireRefreshLease(stuckOrg, "another-instance", nowMs, nowMs + 60'000));
+    ASSERT_TRUE(store_.tryAcquireRefreshLease(stuckOrg, "another-instance", 60s));
     const UnixSeconds started = nowSeconds();
 
     KeepAlive keepAlive(broker(), store_,

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -29,6 +30,7 @@ namespace bridge::storetest {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 constexpr std::int64_t kFirstNewLegacyId = 2'000'000'000;
 constexpr UnixSeconds kNow = 1'700'000'000;
@@ -238,7 +240,7 @@ protected:
     // Stores an access token for a connected organization the way the broker does.
     void storeAccessToken(std::int64_t orgId, const std::string& refreshCiphertext,
                           const std::string& accessCiphertext) {
-        ASSERT_TRUE(store_->tryAcquireRefreshLease(orgId, "broker-setup", kNowMs, kNowMs + 1000));
+        ASSERT_TRUE(store_->tryAcquireRefreshLease(orgId, "broker-setup", std::chrono::seconds(60)));
         ASSERT_TRUE(store_->commitRefresh(refreshOutcome(orgId, "broker-setup", refreshCiphertext, accessCiphertext)));
         store_->releaseRefreshLease(orgId, "broker-setup");
     }
@@ -917,53 +919,98 @@ TYPED_TEST(StoreConformanceTest, ConcurrentConsumersOfOneStateHaveExactlyOneWinn
 TYPED_TEST(StoreConformanceTest, OneLeaderAmongManyContenders) {
     Store& store = this->store();
     const std::int64_t orgId = this->newOrganization();
-    auto race = [&](std::int64_t nowMs) {
+    auto race = [&](std::chrono::milliseconds duration) {
         return testsupport::runTogether(kThreads, [&](int thread) {
-            return store.tryAcquireRefreshLease(orgId, "instance-" + std::to_string(thread), nowMs, nowMs + 500);
+            return store.tryAcquireRefreshLease(orgId, "instance-" + std::to_string(thread), duration);
         });
     };
 
-    const auto firstRace = race(kNowMs);  // no lease row yet
+    const auto firstRace = race(300ms);  // no lease row yet
     EXPECT_EQ(std::count(firstRace.begin(), firstRace.end(), true), 1);
-    const auto whileHeld = race(kNowMs + 100);
-    EXPECT_EQ(std::count(whileHeld.begin(), whileHeld.end(), true),
-              std::count(firstRace.begin(), firstRace.end(), true))
-        << "only the holder itself gets the held lease again";
-    EXPECT_EQ(whileHeld, firstRace);
-    const auto afterExpiry = race(kNowMs + 10'000);
+    const auto whileHeld = race(300ms);
+    EXPECT_EQ(whileHeld, firstRace) << "only the holder itself gets the held lease again";
+    std::this_thread::sleep_for(400ms);
+    const auto afterExpiry = race(60'000ms);
     EXPECT_EQ(std::count(afterExpiry.begin(), afterExpiry.end(), true), 1);
 }
 
-TYPED_TEST(StoreConformanceTest, ExpiredLeaseCanBeTakenOver) {
+// The lease's times are the database's: the store takes a duration, never a host's time, so the hosts' clocks
+// cannot make a lease end early or late.
+TYPED_TEST(StoreConformanceTest, LeaseExpiresByTheDatabaseClockAfterItsDuration) {
     Store& store = this->store();
     const std::int64_t orgId = this->newOrganization();
-    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "a", kNowMs, kNowMs + 300));
-    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "b", kNowMs + 299, kNowMs + 600));
-    EXPECT_TRUE(store.tryAcquireRefreshLease(orgId, "b", kNowMs + 300, kNowMs + 600));
-    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "a", kNowMs + 400, kNowMs + 700));
+    const auto taken = Clock::now();
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "a", 400ms));
+    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "b", 400ms));
+    while (!store.tryAcquireRefreshLease(orgId, "b", 400ms)) {
+        ASSERT_LT(Clock::now() - taken, 5s) << "the lease never expired";
+        std::this_thread::sleep_for(20ms);
+    }
+    // Neither early (the database's clock runs like this host's) nor much late.
+    EXPECT_GE(Clock::now() - taken, 380ms);
+    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "a", 400ms));
     // Leases are per organization.
-    EXPECT_TRUE(store.tryAcquireRefreshLease(this->newOrganization("Other"), "a", kNowMs + 400, kNowMs + 700));
+    EXPECT_TRUE(store.tryAcquireRefreshLease(this->newOrganization("Other"), "a", 400ms));
+    // A lease of no duration has ended at once.
+    const std::int64_t brief = this->newOrganization("Brief");
+    ASSERT_TRUE(store.tryAcquireRefreshLease(brief, "a", 0ms));
+    EXPECT_TRUE(store.tryAcquireRefreshLease(brief, "b", 0ms));
+}
+
+TYPED_TEST(StoreConformanceTest, RenewedLeaseOutlivesItsFirstDuration) {
+    Store& store = this->store();
+    const std::int64_t orgId = this->newOrganization();
+    const auto taken = Clock::now();
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "holder", 300ms));
+    // Renewed every 100 ms for three lease durations: no one else gets it meanwhile.
+    while (Clock::now() - taken < 900ms) {
+        ASSERT_TRUE(store.renewRefreshLease(orgId, "holder", 300ms));
+        EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "contender", 300ms));
+        std::this_thread::sleep_for(100ms);
+    }
+    // Two renewals within one millisecond are both "still held".
+    EXPECT_TRUE(store.renewRefreshLease(orgId, "holder", 300ms));
+    EXPECT_TRUE(store.renewRefreshLease(orgId, "holder", 300ms));
+    // Renewal is the holder's only.
+    EXPECT_FALSE(store.renewRefreshLease(orgId, "contender", 300ms));
+    EXPECT_FALSE(store.renewRefreshLease(this->newOrganization("No lease yet"), "holder", 300ms));
+}
+
+TYPED_TEST(StoreConformanceTest, RenewalFailsOnceTheLeaseWasLost) {
+    Store& store = this->store();
+    const std::int64_t orgId = this->newOrganization();
+    // Expired, and taken by another owner.
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "slow", 0ms));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "fast", 60'000ms));
+    EXPECT_FALSE(store.renewRefreshLease(orgId, "slow", 60'000ms));
+    EXPECT_TRUE(store.renewRefreshLease(orgId, "fast", 60'000ms));
+    // Released.
+    store.releaseRefreshLease(orgId, "fast");
+    EXPECT_FALSE(store.renewRefreshLease(orgId, "fast", 60'000ms));
+    // Expired with no one taking it since: lost too, and a renewal does not bring it back.
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "late", 0ms));
+    EXPECT_FALSE(store.renewRefreshLease(orgId, "late", 60'000ms));
+    EXPECT_TRUE(store.tryAcquireRefreshLease(orgId, "next", 60'000ms));
 }
 
 TYPED_TEST(StoreConformanceTest, OnlyTheOwnerReleasesTheLease) {
     Store& store = this->store();
     const std::int64_t orgId = this->newOrganization();
-    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "a", kNowMs, kNowMs + 60'000));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "a", 60'000ms));
     store.releaseRefreshLease(orgId, "b");
-    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "c", kNowMs + 1, kNowMs + 60'000));
+    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "c", 60'000ms));
     store.releaseRefreshLease(orgId, "a");
-    EXPECT_TRUE(store.tryAcquireRefreshLease(orgId, "c", kNowMs + 1, kNowMs + 60'000));
-    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "a", kNowMs + 2, kNowMs + 60'000));
+    EXPECT_TRUE(store.tryAcquireRefreshLease(orgId, "c", 60'000ms));
+    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "a", 60'000ms));
 }
 
 TYPED_TEST(StoreConformanceTest, LeaseIsReentrantForItsOwner) {
     Store& store = this->store();
     const std::int64_t orgId = this->newOrganization();
-    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "a", kNowMs, kNowMs + 300));
-    EXPECT_TRUE(store.tryAcquireRefreshLease(orgId, "a", kNowMs + 100, kNowMs + 1'000));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "a", 0ms));
+    EXPECT_TRUE(store.tryAcquireRefreshLease(orgId, "a", 60'000ms));
     // Taking it again extended it.
-    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "b", kNowMs + 500, kNowMs + 1'500));
-    EXPECT_TRUE(store.tryAcquireRefreshLease(orgId, "b", kNowMs + 1'000, kNowMs + 1'500));
+    EXPECT_FALSE(store.tryAcquireRefreshLease(orgId, "b", 60'000ms));
 }
 
 // --- refresh results ---
@@ -972,7 +1019,7 @@ TYPED_TEST(StoreConformanceTest, CommitRefreshStoresTheRotatedRefreshTokenAndThe
     Store& store = this->store();
     const std::int64_t orgId = this->newOrganization();
     ASSERT_EQ(this->connect(orgId, "refresh-1"), 1);
-    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "leader", kNowMs, kNowMs + 60'000));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "leader", 60'000ms));
     RefreshOutcome outcome = refreshOutcome(orgId, "leader", "refresh-1", "access-1");
     outcome.rotatedRefreshToken = SealedToken{"key-2", "refresh-2"};
     outcome.events = {event(orgId, EventType::RefreshTokenRotated, kNow + 60)};
@@ -998,7 +1045,7 @@ TYPED_TEST(StoreConformanceTest, CommitRefreshWithoutRotationKeepsTheRefreshToke
     const std::int64_t orgId = this->newOrganization();
     ASSERT_EQ(this->connect(orgId, "refresh-1"), 1);
     this->storeAccessToken(orgId, "refresh-1", "access-1");
-    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "leader", kNowMs + 2'000, kNowMs + 60'000));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "leader", 60'000ms));
     RefreshOutcome outcome = refreshOutcome(orgId, "leader", "refresh-1", "access-2");
     outcome.accessToken.expiresAt = kNow + 1800;
     outcome.refreshedAt = kNow + 120;
@@ -1023,8 +1070,8 @@ TYPED_TEST(StoreConformanceTest, CommitRefreshRefusesWhenTheLeaseMovedToAnotherO
     outcome.events = {event(orgId, EventType::RefreshTokenRotated, kNow + 60)};
     EXPECT_FALSE(store.commitRefresh(outcome)) << "no lease at all";
 
-    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "slow", kNowMs, kNowMs + 300));
-    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "fast", kNowMs + 300, kNowMs + 600));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "slow", 0ms));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "fast", 60'000ms));
     EXPECT_FALSE(store.commitRefresh(outcome));
 
     EXPECT_EQ(fieldsOf(store.loadConnection(orgId)), fieldsOf(before));
@@ -1032,11 +1079,48 @@ TYPED_TEST(StoreConformanceTest, CommitRefreshRefusesWhenTheLeaseMovedToAnotherO
     EXPECT_TRUE(store.listEvents(orgId, kNewestFirst, 10).empty());
 }
 
+TYPED_TEST(StoreConformanceTest, RotatedRefreshTokenIsStoredAloneByTheLeaseOwnerOnThePresentedToken) {
+    Store& store = this->store();
+    const std::int64_t orgId = this->newOrganization();
+    ASSERT_EQ(this->connect(orgId, "refresh-1"), 1);
+    const RotatedRefreshToken rotation{orgId, "leader", "refresh-1", SealedToken{"key-2", "refresh-2"}};
+    EXPECT_FALSE(store.storeRotatedRefreshToken(rotation)) << "no lease at all";
+
+    // The lease expired, but no one took it since: the presented token cannot have been presented again.
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "leader", 0ms));
+    ASSERT_TRUE(store.storeRotatedRefreshToken(rotation));
+    Connection expected = connectedConnection(orgId, "refresh-1");
+    expected.refreshToken = SealedToken{"key-2", "refresh-2"};
+    expected.version = 2;
+    EXPECT_EQ(fieldsOf(store.loadConnection(orgId)), fieldsOf(expected));
+    EXPECT_FALSE(store.loadAccessToken(orgId)) << "only the refresh token";
+    EXPECT_TRUE(store.listEvents(orgId, kNewestFirst, 10).empty());
+    // Written once: the connection no longer holds the presented token.
+    EXPECT_FALSE(store.storeRotatedRefreshToken(rotation));
+
+    // The access token follows on the connection that now holds the rotated token.
+    ASSERT_TRUE(store.commitRefresh(refreshOutcome(orgId, "leader", "refresh-2", "access-1")));
+    EXPECT_EQ(store.loadConnection(orgId).refreshToken->ciphertext, "refresh-2");
+    EXPECT_EQ(store.loadAccessToken(orgId)->token.ciphertext, "access-1");
+
+    // Another owner took the lease: nothing is written.
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "leader", 0ms));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "other", 60'000ms));
+    EXPECT_FALSE(store.storeRotatedRefreshToken({orgId, "leader", "refresh-2", sealed("refresh-3")}));
+    EXPECT_EQ(store.loadConnection(orgId).refreshToken->ciphertext, "refresh-2");
+
+    // A disconnected connection takes no rotated token, even on the presented one.
+    const Connection current = store.loadConnection(orgId);
+    ASSERT_TRUE(store.applyTransition(transitionTo(disconnectedConnection(orgId, "refresh-2"), current.version)));
+    EXPECT_FALSE(store.storeRotatedRefreshToken({orgId, "other", "refresh-2", sealed("refresh-3")}));
+    EXPECT_EQ(store.loadConnection(orgId).refreshToken->ciphertext, "refresh-2");
+}
+
 TYPED_TEST(StoreConformanceTest, CommitRefreshRefusesWhenTheConnectionNoLongerHoldsThePresentedToken) {
     Store& store = this->store();
     const std::int64_t orgId = this->newOrganization();
     ASSERT_EQ(this->connect(orgId, "refresh-1"), 1);
-    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "leader", kNowMs, kNowMs + 60'000));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(orgId, "leader", 60'000ms));
     RefreshOutcome outcome = refreshOutcome(orgId, "leader", "refresh-1", "access-1");
     outcome.rotatedRefreshToken = sealed("refresh-rotated");
 
@@ -1089,11 +1173,6 @@ TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinc
 }
 
 // --- rekey ---
-
-std::int64_t systemNowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::vector<std::tuple<std::int64_t, std::string, std::string, std::string, std::string, UnixSeconds>> fieldsOfAll(
     const std::vector<SealedRow>& rows) {
@@ -1181,7 +1260,7 @@ TYPED_TEST(StoreConformanceTest, ResealRewritesOnlyRowsThatStillHoldTheCiphertex
     EXPECT_EQ(store.resealIfUnchanged(SealedColumn::RefreshToken, {}), 0);
 
     // A refresh that presented the old ciphertext commits nothing: it reads the row again and finds the new one.
-    ASSERT_TRUE(store.tryAcquireRefreshLease(kept, "late", systemNowMs() - 2000, systemNowMs() - 1000));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(kept, "late", 0ms));
     EXPECT_FALSE(store.commitRefresh(refreshOutcome(kept, "late", "refresh-kept", "access-late")));
     EXPECT_FALSE(store.loadAccessToken(kept));
 
@@ -1219,10 +1298,9 @@ TYPED_TEST(StoreConformanceTest, ResealLeavesARefreshTokenAloneWhileARefreshOfIt
     const std::int64_t idle = this->newOrganization("Idle");
     ASSERT_EQ(this->connect(refreshing, "refresh-1"), 1);
     ASSERT_EQ(this->connect(idle, "refresh-2"), 1);
-    const std::int64_t nowMs = systemNowMs();
-    ASSERT_TRUE(store.tryAcquireRefreshLease(refreshing, "refresher", nowMs, nowMs + 60'000));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(refreshing, "refresher", 60'000ms));
     // An expired lease (a refresh long over) holds nothing back.
-    ASSERT_TRUE(store.tryAcquireRefreshLease(idle, "earlier", nowMs - 60'000, nowMs - 1));
+    ASSERT_TRUE(store.tryAcquireRefreshLease(idle, "earlier", 0ms));
     const std::vector<Reseal> batch{
         Reseal{SealedRowId{refreshing, {}}, "refresh-1", {"key-new", "resealed-1"}},
         Reseal{SealedRowId{idle, {}}, "refresh-2", {"key-new", "resealed-2"}},

@@ -55,6 +55,15 @@ struct SalesforceConfig {
     std::chrono::seconds keepAliveInterval{24 * 3600};  // 0 = never
     // Domains a token answer's instance_url and identity URL may name (besides the login hosts).
     std::string trustedDomains = "salesforce.com,force.com,salesforce.mil,cloudforce.com";
+    // A refresh lease lasts this long unless renewed (every third of it while Salesforce answers).
+    std::chrono::milliseconds refreshLease{6000};
+    // Where a rotated refresh token the store could not take waits, sealed, for the next start.
+    std::string refreshRecoveryFile = "refresh-recovery.jsonl";
+};
+
+// Keys that exist for tests only; production leaves them at their defaults.
+struct TestConfig {
+    std::chrono::milliseconds clockOffset{0};  // shifts the wall clock of the services (WallClock)
 };
 
 struct PanelConfig {
@@ -87,6 +96,7 @@ struct Config {
     LegacyConfig legacy;
     MigrateConfig migrate;
     LogConfig log;
+    TestConfig test;
     std::int64_t firstNewLegacyId = 2000000000;
 };
 

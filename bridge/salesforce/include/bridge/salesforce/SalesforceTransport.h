@@ -30,7 +30,7 @@ class SalesforceTransport {
 public:
     static constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
 
-    // timeout bounds each send as a whole: connect, send and receive (host name resolution excepted).
+    // timeout bounds each send as a whole: host name lookup, connect, TLS handshake, send and receive.
     explicit SalesforceTransport(std::chrono::milliseconds timeout);
 
     SalesforceResult<SalesforceResponse> send(const SalesforceRequest& request) const;

@@ -40,9 +40,13 @@ struct BrokerSettings {
     std::chrono::milliseconds salesforceTimeout{10000};
     // How old an in-memory copy of a user or connection may get before it is read from the store again.
     std::chrono::milliseconds snapshotMaxAge{1000};
-    // Slack for store round trips: a refresh lease outlives the Salesforce calls it covers by this much, and a
-    // request waits at most salesforceTimeout + leaseMargin for a refresh.
+    // Slack for store round trips: a request waits at most salesforceTimeout + leaseMargin for a refresh.
     std::chrono::milliseconds leaseMargin{2000};
+    // How long a refresh lease lasts unless renewed (its holder renews it every third of this while Salesforce
+    // answers): how long a crashed holder keeps the other instances from refreshing the organization.
+    std::chrono::milliseconds leaseDuration{6000};
+    // Where a rotated refresh token waits when the store could not take it before its lease ended.
+    std::string recoveryFile = "refresh-recovery.jsonl";
     // Names this running instance in refresh leases; distinct per instance.
     std::string instanceId;
 };
@@ -79,6 +83,11 @@ public:
     // Uses the organization's refresh token at Salesforce unless someone did since idleBefore, through the same
     // single flight as requests. Throws Error like accessToken.
     void keepAlive(std::int64_t orgId, UnixSeconds idleBefore);
+
+    // Writes the rotated refresh tokens an earlier run kept in the recovery file (see BrokerSettings::recoveryFile);
+    // returns how many. An entry the store cannot take now stays for the next start (logged); throws
+    // std::runtime_error when the file cannot be read or rewritten.
+    int reapplyRecoveredRefreshTokens();
 
 private:
     using Clock = std::chrono::steady_clock;

@@ -28,6 +28,10 @@ protected:
     std::string_view beginWrite() const override { return "START TRANSACTION"; }
     std::string_view lockRows() const override { return " FOR UPDATE"; }
     bool isDuplicateKey(const Poco::Exception& error) const override;
+    // The server's clock (NOW(3)'s), read in UTC so that no time zone's fold makes it step back.
+    std::string_view databaseNowMs() const override {
+        return "CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(3)) DIV 1000 AS SIGNED)";
+    }
     void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) override;
 
 private:

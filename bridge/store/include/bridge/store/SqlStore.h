@@ -48,9 +48,11 @@ public:
 
     std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) override;
     void forgetAccessToken(std::int64_t orgId) override;
-    bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner, std::int64_t nowMs,
-                                std::int64_t leaseUntilMs) override;
+    bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner,
+                                std::chrono::milliseconds duration) override;
+    bool renewRefreshLease(std::int64_t orgId, const std::string& owner, std::chrono::milliseconds duration) override;
     void releaseRefreshLease(std::int64_t orgId, const std::string& owner) override;
+    bool storeRotatedRefreshToken(const RotatedRefreshToken& rotation) override;
     bool commitRefresh(const RefreshOutcome& outcome) override;
     std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) override;
     void recordKeepAliveAttempt(std::int64_t orgId, UnixSeconds at) override;
@@ -76,6 +78,8 @@ protected:
     // " FOR UPDATE" where the database locks selected rows, empty where the write transaction already locks all.
     virtual std::string_view lockRows() const = 0;
     virtual bool isDuplicateKey(const Poco::Exception& error) const = 0;
+    // An SQL expression for the database's clock in milliseconds since the epoch: what refresh leases run on.
+    virtual std::string_view databaseNowMs() const = 0;
     // A mutex that write transactions of this process take in turn, or nullptr where the database queues
     // writers well by itself.
     virtual std::mutex* writeSerializer() { return nullptr; }
@@ -96,6 +100,8 @@ private:
     // openRowWriter bound to the session, as the insert helpers take it.
     OpenRowWriter rowWriterOpener(Poco::Data::Session& session);
     Connection readConnection(Poco::Data::Session& session, std::int64_t orgId, bool forUpdate);
+    // In a write transaction: whether the organization's lease row names `owner` (locked until the transaction ends).
+    bool leaseStillOwnedBy(Poco::Data::Session& session, std::int64_t orgId, const std::string& owner);
     // Whether writeMigrated asks the store who holds the batch's user ids and emails (Ask), or lets the unique keys
     // refuse a held one (TrustKeys: a DuplicateKey then, and the caller writes the batch again with Ask). Trusting
     // the keys, it also asks about connections and migrated users only of the organizations the store holds.

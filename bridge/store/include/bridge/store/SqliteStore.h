@@ -34,6 +34,10 @@ protected:
     std::string_view beginWrite() const override { return "BEGIN IMMEDIATE"; }
     std::string_view lockRows() const override { return ""; }
     bool isDuplicateKey(const Poco::Exception& error) const override;
+    // julianday('now') is the one clock of every process on the file's machine, to the millisecond.
+    std::string_view databaseNowMs() const override {
+        return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+    }
     void withSchemaLock(Poco::Data::Session& session, const std::function<void()>& apply) override;
     std::unique_ptr<RowWriter> openRowWriter(Poco::Data::Session& session, std::string_view table,
                                              std::string_view columnNames, std::size_t columnCount) override;

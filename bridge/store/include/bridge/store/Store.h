@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -97,6 +98,15 @@ struct RefreshOutcome {
     std::vector<Event> events;
 };
 
+// A refresh token Salesforce rotated, written on its own before anything else of the refresh (it exists nowhere
+// else): by the holder of the organization's lease, only if the connection still holds the presented token.
+struct RotatedRefreshToken {
+    std::int64_t orgId = 0;
+    std::string leaseOwner;
+    std::string presentedRefreshCiphertext;
+    SealedToken rotated;
+};
+
 // Everything the migrator lands for one legacy organization, in one transaction.
 struct MigratedOrganization {
     Organization organization;
@@ -172,12 +182,21 @@ public:
     // --- broker ---
     virtual std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) = 0;
     virtual void forgetAccessToken(std::int64_t orgId) = 0;
-    // Takes the organization's refresh lease if it is free or expired. True = the caller is the leader.
-    // Times are milliseconds since the epoch: leases are shorter than a second in tests.
-    virtual bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner, std::int64_t nowMs,
-                                        std::int64_t leaseUntilMs) = 0;
+    // Refresh leases run on the database's clock, never a host's: instances whose clocks disagree still agree on
+    // when a lease ends. Durations in milliseconds: leases are shorter than a second in tests.
+    // Takes the organization's refresh lease for `duration` if it is free, expired or already the caller's.
+    // True = the caller is the leader.
+    virtual bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner,
+                                        std::chrono::milliseconds duration) = 0;
+    // Extends the caller's lease to `duration` from now. True while it is still held; false once it was lost
+    // (expired, released or taken by another owner), and then nothing is written.
+    virtual bool renewRefreshLease(std::int64_t orgId, const std::string& owner,
+                                   std::chrono::milliseconds duration) = 0;
     virtual void releaseRefreshLease(std::int64_t orgId, const std::string& owner) = 0;
-    // Writes the refresh result if the caller still holds the lease; false (nothing written) otherwise.
+    // Writes only the rotated refresh token, if the lease is still the caller's (no one took it since, expired or
+    // not) and the connection is connected with the presented token; false (nothing written) otherwise.
+    virtual bool storeRotatedRefreshToken(const RotatedRefreshToken& rotation) = 0;
+    // Writes the refresh result if the lease is still the caller's (as above); false (nothing written) otherwise.
     virtual bool commitRefresh(const RefreshOutcome& outcome) = 0;
     // Connections whose refresh token was last used before the cutoff (keep-alive candidates), the ones keep-alive
     // tried least recently first (never tried before any), so that connections whose refresh keeps failing cannot
