@@ -9,7 +9,7 @@
 #
 # Builds are CPU-bound; the suites mostly wait on sockets, child processes and timers. So each step's suites run
 # in the background while the next step's tree builds at a lower priority, which keeps .ci/run within its 20
-# minutes on 2 cores (docs/testing.md, "Time"). The fuzzers use every core and run last, on their own.
+# minutes on 2 cores (docs/testing.md, "Time").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,10 +66,11 @@ if wants thread; then
     finish_background
     start_in_background thread scripts/sanitize.sh --run thread
 fi
+# The fuzzers run for a fixed time, so they can share the cores with the thread suites at a lower priority: they
+# only try fewer inputs.
 if wants fuzz; then
     timed "fuzz build" nice -n 10 scripts/fuzz.sh --build
-    finish_background
-    timed fuzz scripts/fuzz.sh --run
+    timed fuzz nice -n 10 scripts/fuzz.sh --run
 fi
 finish_background
 if wants suites; then echo "== browser screenshots (CI artifact): $PWD/build/tests/integration/browser-screenshots"; fi
