@@ -2,15 +2,15 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
+
+#include "testsupport/SpawnChild.h"
 
 namespace bridge::testsupport {
 namespace {
@@ -23,49 +23,14 @@ int exitStatusOf(int waitStatus) {
     return -1;
 }
 
-// The inherited environment with `overrides` added or replacing, as "NAME=value" strings.
-std::vector<std::string> environmentWith(const std::map<std::string, std::string>& overrides) {
-    std::vector<std::string> variables;
-    for (char** variable = environ; *variable != nullptr; ++variable) {
-        const std::string_view entry(*variable);
-        if (!overrides.contains(std::string(entry.substr(0, entry.find('='))))) variables.emplace_back(entry);
-    }
-    for (const auto& [name, value] : overrides) variables.push_back(name + "=" + value);
-    return variables;
-}
-
-std::vector<char*> nullTerminated(std::vector<std::string>& strings) {
-    std::vector<char*> pointers;
-    for (std::string& string : strings) pointers.push_back(string.data());
-    pointers.push_back(nullptr);
-    return pointers;
-}
-
 }  // namespace
 
 ChildProcess::ChildProcess(ChildProcessOptions options) : options_(std::move(options)) {
     std::vector<std::string> arguments{options_.executable};
     arguments.insert(arguments.end(), options_.arguments.begin(), options_.arguments.end());
-    std::vector<std::string> environment = environmentWith(options_.environment);
-    const std::vector<char*> argv = nullTerminated(arguments);
-    const std::vector<char*> envp = nullTerminated(environment);
     const int outputFd = output_.writeHandle();
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork " + options_.executable);
-    if (pid_ == 0) {
-        // Only async-signal-safe calls from here to exec. The child gets SIGKILL when the thread that started it
-        // ends: a test program that dies (an abort, a sanitizer's halt) takes its servers with it, and none of them
-        // is left holding the test runner's stderr open until ctest's timeout.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(127);
-        ::dup2(outputFd, STDOUT_FILENO);
-        if (options_.captureStderr) ::dup2(outputFd, STDERR_FILENO);
-        ::close_range(3, ~0U, 0);  // the pipes of the other children, among others
-        if (!options_.workingDirectory.empty() && ::chdir(options_.workingDirectory.c_str()) != 0) ::_exit(127);
-        ::execve(argv[0], argv.data(), envp.data());
-        ::_exit(127);
-    }
+    pid_ = spawnChild(std::move(arguments), environmentWith(options_.environment),
+                      {.output = outputFd, .error = options_.captureStderr ? outputFd : -1}, options_.workingDirectory);
     output_.close(Poco::Pipe::CLOSE_WRITE);
     drainer_ = std::thread([this] { drainOutput(); });
 }

@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +22,8 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#include "testsupport/SpawnChild.h"
 
 namespace bridge::testsupport {
 
@@ -67,27 +68,25 @@ std::string currentUserName() {
 }
 
 // Starts a program with stdin from /dev/null and stdout/stderr appended to `output`: a server that outlives a
-// crashed test must never hold the test runner's pipes open. It gets SIGKILL when the starting thread ends.
+// crashed test must never hold the test runner's pipes open (and spawnChild kills it when the starting thread ends).
 pid_t spawn(const std::vector<std::string>& arguments, const fs::path& output) {
-    std::vector<char*> argv;
-    for (const auto& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) throwSystemError("fork");
-    if (pid == 0) {
-        // Only async-signal-safe calls from here to exec.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(127);
-        const int input = ::open("/dev/null", O_RDONLY);
-        const int log = ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (input < 0 || log < 0) ::_exit(127);
-        ::dup2(input, STDIN_FILENO);
-        ::dup2(log, STDOUT_FILENO);
-        ::dup2(log, STDERR_FILENO);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
+    const int input = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (input < 0) throwSystemError("open /dev/null");
+    const int log = ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log < 0) {
+        ::close(input);
+        throwSystemError("open " + output.string());
     }
+    pid_t pid = -1;
+    try {
+        pid = spawnChild(arguments, environmentWith({}), {.input = input, .output = log, .error = log});
+    } catch (const std::system_error&) {
+        ::close(input);
+        ::close(log);
+        throw;
+    }
+    ::close(input);
+    ::close(log);
     return pid;
 }
 
