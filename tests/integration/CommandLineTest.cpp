@@ -23,7 +23,10 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdint>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -447,6 +450,45 @@ TEST_F(CommandLineTest, ServeAnswersOnAnEphemeralPortAndDrainsOnSigterm) {
 
     EXPECT_EQ(server.waitFor(std::chrono::seconds(15)), 0) << server.output();
     EXPECT_NE(server.output().find("draining"), std::string::npos) << server.output();
+}
+
+// The threads of a process, by id, that do not block SIGINT and SIGTERM (from /proc/<pid>/task/<tid>/status), but for
+// the main thread: its sigwait unblocks them while it waits, and it is the one meant to take them.
+std::vector<std::string> otherThreadsTakingTerminationSignals(pid_t pid) {
+    const std::uint64_t terminationSignals = (1ULL << (SIGINT - 1)) | (1ULL << (SIGTERM - 1));
+    std::vector<std::string> takers;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        if (task.path().filename() == std::to_string(pid)) continue;
+        std::ifstream status(task.path() / "status");
+        std::string line;
+        while (std::getline(status, line)) {
+            if (line.rfind("SigBlk:", 0) != 0) continue;
+            const std::uint64_t blocked = std::stoull(line.substr(7), nullptr, 16);
+            if ((blocked & terminationSignals) != terminationSignals) takers.push_back(task.path().filename());
+        }
+    }
+    return takers;
+}
+
+// serve and demo take SIGTERM in their main thread's sigwait. A thread that does not block it (spdlog's flusher, were
+// it started before the mask was set) would take the signal whenever the main thread is not yet waiting, and the
+// default action ends the process at once, with no drain (exit 143).
+TEST_F(CommandLineTest, NoThreadOfServeOrDemoTakesTheTerminationSignals) {
+    ChildProcess server({.executable = BRIDGE_EXECUTABLE,
+                         .arguments = {"serve"},
+                         .environment = serveEnvironment(),
+                         .captureStderr = true});
+    ASSERT_GT(listeningPort(server), 0);
+    ChildProcess demo({.executable = BRIDGE_EXECUTABLE,
+                       .arguments = {"demo"},
+                       .environment = {{"BRIDGE_HTTP_PORT", "0"}},
+                       .captureStderr = true});
+    demo.waitForLine("Operations:", std::chrono::seconds(30));
+
+    EXPECT_EQ(otherThreadsTakingTerminationSignals(server.pid()), std::vector<std::string>{}) << "serve";
+    EXPECT_EQ(otherThreadsTakingTerminationSignals(demo.pid()), std::vector<std::string>{}) << "demo";
+    EXPECT_EQ(server.terminate(std::chrono::seconds(15)), 0) << server.output();
+    EXPECT_EQ(demo.terminate(std::chrono::seconds(15)), 0) << demo.output();
 }
 
 TEST_F(CommandLineTest, DemoPrintsAWorkingServerAndTokenAndStopsOnSigterm) {

@@ -9,7 +9,6 @@
 #include <Poco/Util/PropertyFileConfiguration.h>
 
 #include <charconv>
-#include <csignal>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -17,6 +16,7 @@
 #include "app/BridgeService.h"
 #include "app/DemoCommand.h"
 #include "app/RekeyCommand.h"
+#include "app/TerminationSignals.h"
 #include "bridge/base/Logging.h"
 #include "bridge/store/StoreFactory.h"
 #include "migrations/MigrateCommand.h"
@@ -239,22 +239,10 @@ std::chrono::seconds parseDuration(const std::string& text) {
     return std::chrono::seconds(*amount * scale);
 }
 
-// Blocks SIGINT and SIGTERM in every thread started from now on, so that only the waiting thread receives them.
-sigset_t blockTerminationSignals() {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    return signals;
-}
-
 int serve(const Config& config) {
-    const sigset_t signals = blockTerminationSignals();
     BridgeService service(config);
     service.start();
-    int received = 0;
-    sigwait(&signals, &received);
+    const int received = waitForTerminationSignal();
     logger("http")->info("signal {} received: draining in-flight requests", received);
     service.stop();
     return kExitDone;
@@ -321,6 +309,7 @@ int runCommandLine(const std::vector<std::string>& arguments) {
             printHelp(std::cout, *chosen);
             return kExitDone;
         }
+        if (chosen->name == "serve" || chosen->name == "demo") blockTerminationSignals();  // before any thread
         const Config config = configFrom(options);
         if (chosen->name == "serve") return serve(config);
         if (chosen->name == "schema") return schema(config);

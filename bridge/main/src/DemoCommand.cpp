@@ -4,11 +4,11 @@
 #include <Poco/Path.h>
 #include <Poco/TemporaryFile.h>
 
-#include <csignal>
 #include <iostream>
 
 #include "app/BridgeService.h"
 #include "app/Commands.h"
+#include "app/TerminationSignals.h"
 #include "bridge/base/Logging.h"
 #include "bridge/crypto/Secrets.h"
 #include "bridge/store/PublicIds.h"
@@ -99,12 +99,6 @@ void printGuide(const Config& config, const BridgeService& service, const standi
 }  // namespace
 
 int runDemo(Config config) {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
     const Poco::Path directory(Poco::Path::temp(), "bridge-demo-" + base64UrlEncode(randomBytes(6)));
     Poco::File(directory).createDirectories();
     config.store.dsn = "sqlite:" + Poco::Path(directory, "bridge.db").toString();
@@ -130,8 +124,7 @@ int runDemo(Config config) {
     service.start();
     printGuide(config, service, salesforce);
 
-    int received = 0;
-    sigwait(&signals, &received);
+    waitForTerminationSignal();
     service.stop();
     salesforce.stop();
     Poco::File(directory).remove(true);
