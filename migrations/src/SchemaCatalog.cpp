@@ -111,12 +111,43 @@ constexpr std::string_view kVersion2[] = {
     R"(ALTER TABLE connections ADD COLUMN keepalive_attempt_at BIGINT NULL)",
 };
 
+// Version 3 (issue 18): the webhook's outbox, written with the transitions it reports, and the one delivery lease.
+// Every statement may run again (IF NOT EXISTS): MySQL commits each DDL statement at once, so a crash in the
+// middle of the version leaves a part of it, which the next start completes.
+constexpr std::string_view kVersion3[] = {
+    R"(CREATE TABLE IF NOT EXISTS notifications (
+        id {AUTO_ID},
+        event_id VARCHAR(64) NOT NULL,
+        org_id BIGINT NOT NULL,
+        type VARCHAR(32) NOT NULL,
+        environment VARCHAR(16) NULL,
+        reason VARCHAR(512) NULL,
+        occurred_at BIGINT NOT NULL,
+        user_count BIGINT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        state VARCHAR(16) NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_attempt_at_ms BIGINT NULL,
+        next_attempt_at_ms BIGINT NOT NULL,
+        delivered_at_ms BIGINT NULL,
+        last_error VARCHAR(255) NULL,
+        UNIQUE (event_id)){TABLE})",
+    R"(CREATE INDEX IF NOT EXISTS notifications_by_org ON notifications (org_id, state, id))",
+    R"(CREATE INDEX IF NOT EXISTS notifications_due ON notifications (state, next_attempt_at_ms))",
+    R"(CREATE TABLE IF NOT EXISTS delivery_lease (
+        name VARCHAR(32) NOT NULL PRIMARY KEY,
+        owner VARCHAR(64) NOT NULL,
+        expires_at_ms BIGINT NOT NULL){TABLE})",
+};
+
 std::vector<SchemaVersion> buildCatalog(const DialectWords& words) {
     SchemaVersion version1{1, {}};
     for (auto statement : kVersion1) version1.statements.push_back(expand(statement, words));
     SchemaVersion version2{2, {}};
     for (auto statement : kVersion2) version2.statements.push_back(expand(statement, words));
-    return {version1, version2};
+    SchemaVersion version3{3, {}};
+    for (auto statement : kVersion3) version3.statements.push_back(expand(statement, words));
+    return {version1, version2, version3};
 }
 
 }  // namespace

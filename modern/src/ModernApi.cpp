@@ -122,6 +122,7 @@ ModernApi::ModernApi(Directory& directory, Connectivity& connectivity)
         {"POST", profile + "/connectivity/crm/refresh", Access::Panel, bind(&ModernApi::refresh)},
         {"DELETE", profile + "/connectivity/crm", Access::Panel, bind(&ModernApi::disconnect)},
         {"GET", profile + "/connectivity/events", Access::Panel, bind(&ModernApi::events)},
+        {"GET", profile + "/notifications", Access::Panel, bind(&ModernApi::notifications)},
         {"GET", profile + "/users", Access::Panel, bind(&ModernApi::users)},
         {"POST", profile + "/users", Access::Panel, bind(&ModernApi::createUser)},
         {"PATCH", profile + "/users/{userId}", Access::Panel, bind(&ModernApi::updateUser)},
@@ -181,6 +182,31 @@ ApiResponse ModernApi::disconnect(ApiRequest& request) {
     const Organization profile = profileOf(request);
     connectivity_.disconnect(profile.legacyId, actorOf(request));
     return ApiResponse::noContent();
+}
+
+ApiResponse ModernApi::notifications(ApiRequest& request) {
+    const Organization profile = profileOf(request);
+    const PageRequest request_page = pageRequestOf(request);
+    const auto found = connectivity_.notifications(
+        profile.legacyId, request_page.afterKey.value_or(std::numeric_limits<std::int64_t>::max()), request_page.limit);
+    auto time = [](const std::optional<UnixMillis>& ms) {
+        return ms ? std::optional<std::string>(mappings::formatRfc3339(*ms / 1000)) : std::nullopt;
+    };
+    auto write = [&time](JsonWriter& json, const Notification& notification) {
+        json.beginObject()
+            .field("id", notification.id)
+            .field("type", notificationTypeName(notification.type))
+            .field("occurredAt", mappings::formatRfc3339(notification.occurredAt))
+            .field("state", deliveryStateName(notification.state))
+            .field("attempts", notification.attempts)
+            .field("lastAttemptAt", time(notification.lastAttemptAtMs))
+            .field("nextAttemptAt", notification.state == DeliveryState::Pending ? time(notification.nextAttemptAtMs)
+                                                                                 : std::optional<std::string>())
+            .field("deliveredAt", time(notification.deliveredAtMs))
+            .field("lastError", notification.lastError)
+            .endObject();
+    };
+    return page(200, found, request_page.limit, write, [](const Notification& n) { return n.sequence; });
 }
 
 ApiResponse ModernApi::events(ApiRequest& request) {

@@ -42,6 +42,35 @@ private:
     const EnvironmentLookup& environment_;
 };
 
+// notify.webhookUrl: https anywhere, plain http only to this machine (a local relay, the tests' receiver).
+void checkWebhookUrl(const std::string& url) {
+    const auto schemeEnd = url.find("://");
+    const std::string scheme = schemeEnd == std::string::npos ? "" : url.substr(0, schemeEnd);
+    if (scheme != "https" && scheme != "http") {
+        throw ConfigError("notify.webhookUrl must be an https:// URL (or http:// to 127.0.0.1, ::1 or localhost)");
+    }
+    const std::string rest = url.substr(schemeEnd + 3);
+    const std::string authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (authority.empty() || authority.find('@') != std::string::npos) {
+        throw ConfigError("notify.webhookUrl must name a host (and no user information)");
+    }
+    std::string host;
+    if (authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string::npos) throw ConfigError("notify.webhookUrl has an unclosed IPv6 address");
+        host = authority.substr(1, close - 1);
+    } else {
+        host = authority.substr(0, authority.find(':'));
+    }
+    if (host.empty()) throw ConfigError("notify.webhookUrl must name a host");
+    std::string lowerHost;
+    for (char c : host) lowerHost += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool loopback = lowerHost == "127.0.0.1" || lowerHost == "::1" || lowerHost == "localhost";
+    if (scheme == "http" && !loopback) {
+        throw ConfigError("notify.webhookUrl: plain http is only allowed to 127.0.0.1, ::1 or localhost; use https");
+    }
+}
+
 }  // namespace
 
 std::string environmentVariableFor(const std::string& key) {
@@ -116,6 +145,23 @@ Config loadConfig(const Poco::Util::AbstractConfiguration* file, const Environme
     config.legacy.tokenKeys = keys.text("legacy.tokenKeys", "");
     config.migrate.batchSize = static_cast<int>(keys.integer("migrate.batchSize", 500, 1, 100000));
     config.firstNewLegacyId = keys.integer("ids.firstNewLegacyId", config.firstNewLegacyId, 1, 4294967295LL);
+
+    auto& notify = config.notify;
+    notify.webhookUrl = keys.text("notify.webhookUrl", "");
+    notify.secret = keys.text("notify.secret", "");
+    if (!notify.webhookUrl.empty()) {
+        checkWebhookUrl(notify.webhookUrl);
+        if (notify.secret.size() < kMinimumWebhookSecretBytes) {
+            throw ConfigError("notify.secret is required with notify.webhookUrl and must be at least " +
+                              std::to_string(kMinimumWebhookSecretBytes) +
+                              " bytes (generate one with: openssl rand "
+                              "-base64 48)");
+        }
+    }
+    notify.timeout = std::chrono::milliseconds(keys.integer("notify.timeoutMs", 5000, 10, 600000));
+    notify.retryInitial = std::chrono::milliseconds(keys.integer("notify.retryInitialMs", 1000, 1, 3600000));
+    notify.retryFor = std::chrono::hours(keys.integer("notify.retryForHours", 24, 1, 24 * 365));
+    notify.poll = std::chrono::milliseconds(keys.integer("notify.pollMs", 500, 10, 600000));
 
     config.log.level = keys.text("log.level", config.log.level);
     config.log.format = keys.text("log.format", config.log.format);

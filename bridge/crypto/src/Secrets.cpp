@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -100,6 +101,17 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
     return digest;
 }
 
+std::string lowercaseHex(const std::array<unsigned char, 32>& digest) {
+    constexpr std::string_view kHexDigits = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(2 * digest.size());
+    for (const unsigned char byte : digest) {
+        hex += kHexDigits[byte >> 4];
+        hex += kHexDigits[byte & 0x0F];
+    }
+    return hex;
+}
+
 std::string_view asChars(const std::array<unsigned char, 32>& digest) {
     return {reinterpret_cast<const char*>(digest.data()), digest.size()};
 }
@@ -128,15 +140,17 @@ std::string base64UrlEncode(std::string_view bytes) { return encodeBase64(bytes,
 
 std::optional<std::string> base64UrlDecode(std::string_view text) { return decodeBase64(text, kUrlAlphabet, false); }
 
-std::string sha256Hex(std::string_view data) {
-    constexpr std::string_view kHexDigits = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(64);
-    for (const unsigned char byte : sha256(data)) {
-        hex += kHexDigits[byte >> 4];
-        hex += kHexDigits[byte & 0x0F];
+std::string sha256Hex(std::string_view data) { return lowercaseHex(sha256(data)); }
+
+std::string hmacSha256Hex(std::string_view key, std::string_view data) {
+    std::array<unsigned char, 32> digest{};
+    unsigned int length = 0;
+    if (HMAC(openssl::sha256(), key.data(), static_cast<int>(key.size()),
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(), &length) == nullptr ||
+        length != digest.size()) {
+        throw std::runtime_error("HMAC-SHA256 failed");
     }
-    return hex;
+    return lowercaseHex(digest);
 }
 
 std::string sha256Base64Url(std::string_view data) { return base64UrlEncode(asChars(sha256(data))); }

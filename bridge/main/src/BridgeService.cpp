@@ -87,9 +87,13 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
     brokerSettings.leaseDuration = config_.salesforce.refreshLease;
     brokerSettings.recoveryFile = config_.salesforce.refreshRecoveryFile;
     brokerSettings.instanceId = base64UrlEncode(randomBytes(12));
+    // Transitions queue webhook notifications only while a webhook is configured (docs/decisions.md).
+    const NotificationOutbox outbox(!config_.notify.webhookUrl.empty());
+    brokerSettings.outbox = outbox;
     broker_ = std::make_unique<TokenBroker>(*store_, *salesforce_, *cipher_, metrics_, brokerSettings);
-    connectivity_ = std::make_unique<Connectivity>(*store_, *salesforce_, *cipher_, pages,
-                                                   [this](std::int64_t orgId) { broker_->connectionChanged(orgId); });
+    connectivity_ = std::make_unique<Connectivity>(
+        *store_, *salesforce_, *cipher_, pages, [this](std::int64_t orgId) { broker_->connectionChanged(orgId); },
+        outbox);
 
     std::vector<std::shared_ptr<ApiFamily>> families{
         std::make_shared<legacy::LegacyApi>(*directory_, *connectivity_),
@@ -125,6 +129,17 @@ void BridgeService::start() {
             std::min<std::chrono::milliseconds>(config_.salesforce.keepAliveInterval / 4, std::chrono::minutes(1));
         keepAlive_ = std::make_unique<KeepAlive>(*broker_, *store_, keepAlive);
     }
+    if (!config_.notify.webhookUrl.empty()) {
+        WebhookSettings webhook;
+        webhook.url = config_.notify.webhookUrl;
+        webhook.secret = config_.notify.secret;
+        webhook.timeout = config_.notify.timeout;
+        webhook.retryInitial = config_.notify.retryInitial;
+        webhook.retryFor = config_.notify.retryFor;
+        webhook.poll = config_.notify.poll;
+        webhook.instanceId = base64UrlEncode(randomBytes(12));
+        webhook_ = std::make_unique<WebhookDeliverer>(*store_, metrics_, webhook);
+    }
     server_->start();
     logger("http")->info("listening on port {}", server_->port());
     if (server_->internalPort() != 0) {
@@ -135,6 +150,7 @@ void BridgeService::start() {
 void BridgeService::stop() {
     if (server_) server_->stop();
     if (keepAlive_) keepAlive_->stop();
+    if (webhook_) webhook_->stop();
 }
 
 int BridgeService::port() const { return server_->port(); }

@@ -59,6 +59,14 @@ constexpr const char* kServeKeys =
     "                            a crashed holder blocks the others' refreshes this long (6000)\n"
     "  salesforce.refreshRecoveryFile  where a rotated refresh token the store could not take waits, sealed,\n"
     "                            for the next start (refresh-recovery.jsonl)\n"
+    "webhook notifications of lost and recovered connections (docs/configuration.md):\n"
+    "  notify.webhookUrl         POST connection_lost / connection_recovered events here; https, or http to\n"
+    "                            127.0.0.1, ::1 or localhost (absent: no notifications, none queued)\n"
+    "  notify.secret             HMAC-SHA256 key of X-Bridge-Signature, at least 32 bytes; required with the URL\n"
+    "  notify.timeoutMs          one delivery attempt as a whole (5000)\n"
+    "  notify.retryInitialMs     delay after the first failed attempt, doubling up to 10 minutes (1000)\n"
+    "  notify.retryForHours      a notification still failing this long after its event is abandoned (24)\n"
+    "  notify.pollMs             how often the deliverer looks for due notifications (500)\n"
     "  test.clockOffsetMs        TEST ONLY: shifts this instance's wall clock (0)\n";
 
 // `bridge migrate --help`: what a staged run and a dry run do (docs/migration.md).

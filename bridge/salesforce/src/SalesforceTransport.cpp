@@ -108,14 +108,16 @@ Poco::Net::StreamSocket connectWithin(const std::string& host, Poco::UInt16 port
 }
 
 SalesforceResult<SalesforceResponse> exchange(Poco::Net::HTTPClientSession& session, const Poco::URI& uri,
-                                              const SalesforceRequest& request, Clock::time_point deadline) {
+                                              const SalesforceRequest& request, std::string_view contentType,
+                                              const HttpHeaders& headers, Clock::time_point deadline) {
     Poco::Net::HTTPRequest httpRequest(request.method, uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
     // The session was handed a connected socket and knows no host: the header is set here.
     httpRequest.setHost(uri.getHost(), uri.getPort());
     httpRequest.set("Accept", "application/json");
     if (!request.bearerToken.empty()) httpRequest.setCredentials("Bearer", request.bearerToken);
+    for (const auto& [name, value] : headers) httpRequest.set(name, value);
     if (request.method == Poco::Net::HTTPRequest::HTTP_POST) {
-        httpRequest.setContentType("application/x-www-form-urlencoded");
+        httpRequest.setContentType(std::string(contentType));
         httpRequest.setContentLength64(static_cast<Poco::Int64>(request.formBody.size()));
     }
 
@@ -167,6 +169,17 @@ SalesforceTransport::SalesforceTransport(std::chrono::milliseconds timeout) : ti
 }
 
 SalesforceResult<SalesforceResponse> SalesforceTransport::send(const SalesforceRequest& request) const {
+    return send(request, "application/x-www-form-urlencoded", {});
+}
+
+SalesforceResult<SalesforceResponse> SalesforceTransport::postJson(const std::string& url, const std::string& body,
+                                                                   const HttpHeaders& headers) const {
+    return send(SalesforceRequest{"POST", url, body, ""}, "application/json", headers);
+}
+
+SalesforceResult<SalesforceResponse> SalesforceTransport::send(const SalesforceRequest& request,
+                                                               std::string_view contentType,
+                                                               const HttpHeaders& headers) const {
     Poco::URI uri;
     try {
         uri = Poco::URI(request.url);
@@ -195,7 +208,7 @@ SalesforceResult<SalesforceResponse> SalesforceTransport::send(const SalesforceR
         }
         Poco::Net::HTTPClientSession session(socket);
         session.setKeepAlive(false);
-        return exchange(session, uri, request, deadline);
+        return exchange(session, uri, request, contentType, headers, deadline);
     } catch (const Poco::TimeoutException&) {
         return transportFailure(
             "timeout", "no complete answer from " + host + " within " + std::to_string(timeout_.count()) + " ms");

@@ -56,12 +56,14 @@ bool holdsServiceAccount(const Connection& connection) {
 }  // namespace
 
 Connectivity::Connectivity(Store& store, const SalesforceClient& salesforce, const TokenCipher& cipher,
-                           ReturnPages returnPages, std::function<void(std::int64_t)> onConnectionChanged)
+                           ReturnPages returnPages, std::function<void(std::int64_t)> onConnectionChanged,
+                           NotificationOutbox outbox)
     : store_(store),
       salesforce_(salesforce),
       cipher_(cipher),
       returnPages_(std::move(returnPages)),
-      onConnectionChanged_(std::move(onConnectionChanged)) {}
+      onConnectionChanged_(std::move(onConnectionChanged)),
+      outbox_(outbox) {}
 
 std::string Connectivity::codeVerifierAssociatedData(const std::string& stateHash) { return "oauth:" + stateHash; }
 
@@ -257,6 +259,8 @@ std::string Connectivity::completeLogin(const CallbackQuery& query) {
         transition.forgetAccessToken = true;
         transition.events.push_back(
             eventOf(orgId, EventType::Connected, actor, std::string(mappings::environmentName(environment))));
+        // Back from Lost: the webhook hears of the recovery (a first login or a re-login while connected is none).
+        if (current.status == ConnectionStatus::Disconnected) transition.notification = outbox_.recovered(next);
         if (!store_.applyTransition(transition)) continue;
         onConnectionChanged_(orgId);
         // The replaced token would otherwise hold one of the account's five approvals until it expires.
@@ -271,6 +275,10 @@ std::string Connectivity::completeLogin(const CallbackQuery& query) {
 
 std::vector<Event> Connectivity::events(std::int64_t orgId, std::int64_t beforeEventId, int limit) {
     return store_.listEvents(orgId, beforeEventId, limit);
+}
+
+std::vector<Notification> Connectivity::notifications(std::int64_t orgId, std::int64_t beforeSequence, int limit) {
+    return store_.listNotifications(orgId, beforeSequence, limit);
 }
 
 std::string Connectivity::refuse(const OAuthAttempt& attempt, std::string_view reasonCode) {

@@ -52,6 +52,7 @@ OrganizationRefresher::OrganizationRefresher(Store& store, const SalesforceClien
       cipher_(cipher),
       accessTokenTtl_(settings.accessTokenTtl),
       salesforceTimeout_(settings.salesforceTimeout),
+      outbox_(settings.outbox),
       // Random per process too: two instances misconfigured with one id must still never share a lease.
       leaseOwnerPrefix_(settings.instanceId + "/" + base64UrlEncode(randomBytes(6))),
       refreshed_(metrics.counter("bridge_salesforce_refresh_total", "result=\"success\"")),
@@ -304,6 +305,10 @@ void OrganizationRefresher::recordLoss(const Connection& connection, const Sales
     transition.suspendReason = reason;
     transition.forgetAccessToken = true;
     transition.events.push_back(brokerEvent(orgId, EventType::Lost, reason));
+    // The webhook gets Salesforce's error code alone (invalid_grant), the reason code the issue asks for.
+    if (connection.status == ConnectionStatus::Connected) {
+        transition.notification = outbox_.lost(transition.next, refusal.error);
+    }
     if (!store_.applyTransition(transition)) answerForChangedConnection(orgId);
     logger_->error("organization {} lost its Salesforce connection: {}", orgId, reason);
     throw Error(ErrorCode::SyncSuspended, reason);

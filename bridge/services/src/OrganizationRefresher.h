@@ -78,6 +78,7 @@ private:
     const TokenCipher& cipher_;
     const std::chrono::seconds accessTokenTtl_;
     const std::chrono::milliseconds salesforceTimeout_;
+    const NotificationOutbox outbox_;
     const std::string leaseOwnerPrefix_;
     std::atomic<std::uint64_t> attempts_{0};
     std::mutex keyMissingReportedMutex_;

@@ -4,6 +4,7 @@
 
 #include "ConnectionColumns.h"
 #include "EventColumns.h"
+#include "NotificationRows.h"
 #include "SqlStoreSessions.h"
 #include "bridge/store/SqlStore.h"
 
@@ -37,21 +38,26 @@ bool SqlStore::applyTransition(const ConnectionTransition& transition) {
         next.version = currentVersion + 1;
         writeConnection(session, next, currentVersion > 0, kWrittenByService, rowWriterOpener(session));
         const Int64 orgId = next.orgId;
+        std::int64_t usersChanged = 0;
+        Poco::Data::Statement users(session);
         switch (transition.users) {
             case UserEffect::None: break;
             case UserEffect::SuspendActiveUsers:
-                session << "UPDATE users SET sync_suspended = 1, suspend_reason = ?, suspended_by_loss = 1 "
-                           "WHERE org_id = ? AND active = 1 AND sync_suspended = 0",
-                    bind(transition.suspendReason), bind(orgId), now;
+                users << "UPDATE users SET sync_suspended = 1, suspend_reason = ?, suspended_by_loss = 1 "
+                         "WHERE org_id = ? AND active = 1 AND sync_suspended = 0",
+                    bind(transition.suspendReason), bind(orgId);
+                usersChanged = static_cast<std::int64_t>(users.execute());
                 break;
             case UserEffect::LiftLossSuspensions:
-                session << "UPDATE users SET sync_suspended = 0, suspend_reason = NULL, suspended_by_loss = 0 "
-                           "WHERE org_id = ? AND suspended_by_loss = 1",
-                    bind(orgId), now;
+                users << "UPDATE users SET sync_suspended = 0, suspend_reason = NULL, suspended_by_loss = 0 "
+                         "WHERE org_id = ? AND suspended_by_loss = 1",
+                    bind(orgId);
+                usersChanged = static_cast<std::int64_t>(users.execute());
                 break;
         }
         if (transition.forgetAccessToken) session << "DELETE FROM access_tokens WHERE org_id = ?", bind(orgId), now;
         insertEvents(session, EventColumns(transition.events), rowWriterOpener(session));
+        if (transition.notification) insertNotification(session, *transition.notification, usersChanged);
     };
     // True: written; false: the version moved on; nullopt: the organization has no connection row yet.
     const std::optional<bool> written = inTransaction([&](Session& session) -> std::optional<bool> {

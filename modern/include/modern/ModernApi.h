@@ -26,6 +26,7 @@ private:
     ApiResponse refresh(ApiRequest& request);
     ApiResponse disconnect(ApiRequest& request);
     ApiResponse events(ApiRequest& request);
+    ApiResponse notifications(ApiRequest& request);
     ApiResponse users(ApiRequest& request);
     ApiResponse createUser(ApiRequest& request);
     ApiResponse updateUser(ApiRequest& request);

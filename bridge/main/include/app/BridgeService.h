@@ -15,6 +15,7 @@
 #include "bridge/services/Directory.h"
 #include "bridge/services/KeepAlive.h"
 #include "bridge/services/TokenBroker.h"
+#include "bridge/services/WebhookDeliverer.h"
 #include "bridge/store/Store.h"
 
 namespace bridge::app {
@@ -49,6 +50,7 @@ private:
     std::unique_ptr<TokenBroker> broker_;
     std::unique_ptr<Connectivity> connectivity_;
     std::unique_ptr<KeepAlive> keepAlive_;
+    std::unique_ptr<WebhookDeliverer> webhook_;
     std::unique_ptr<ApiServer> server_;
 };
 

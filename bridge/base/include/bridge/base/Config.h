@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -61,6 +62,16 @@ struct SalesforceConfig {
     std::string refreshRecoveryFile = "refresh-recovery.jsonl";
 };
 
+// Outbound webhook notifications of lost and recovered connections (docs/configuration.md); off without a URL.
+struct NotifyConfig {
+    std::string webhookUrl;  // https, or http to 127.0.0.1, ::1 or localhost; empty = no notifications
+    std::string secret;      // HMAC-SHA256 key, at least 32 bytes when a URL is set; never logged
+    std::chrono::milliseconds timeout{5000};
+    std::chrono::milliseconds retryInitial{1000};
+    std::chrono::hours retryFor{24};
+    std::chrono::milliseconds poll{500};
+};
+
 // Keys that exist for tests only; production leaves them at their defaults.
 struct TestConfig {
     std::chrono::milliseconds clockOffset{0};  // shifts the wall clock of the services (WallClock)
@@ -96,9 +107,13 @@ struct Config {
     LegacyConfig legacy;
     MigrateConfig migrate;
     LogConfig log;
+    NotifyConfig notify;
     TestConfig test;
     std::int64_t firstNewLegacyId = 2000000000;
 };
+
+// notify.secret signs with HMAC-SHA256, whose key should hold at least the hash's 256 bits.
+inline constexpr std::size_t kMinimumWebhookSecretBytes = 32;
 
 // A configuration that cannot be used: the process exits with code 2 and this message.
 class ConfigError : public std::runtime_error {

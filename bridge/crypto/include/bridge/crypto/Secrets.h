@@ -27,4 +27,7 @@ std::optional<std::string> base64UrlDecode(std::string_view text);
 std::string sha256Hex(std::string_view data);
 std::string sha256Base64Url(std::string_view data);
 
+// HMAC-SHA256 of `data` under `key`, in lowercase hex (the webhook's X-Bridge-Signature).
+std::string hmacSha256Hex(std::string_view key, std::string_view data);
+
 }  // namespace bridge

@@ -5,6 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "bridge/salesforce/SalesforceResult.h"
 
@@ -16,6 +19,8 @@ struct SalesforceRequest {
     std::string formBody;     // sent form-encoded with a POST
     std::string bearerToken;  // sent as "Authorization: Bearer" when not empty
 };
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct SalesforceResponse {
     int status = 0;
@@ -34,8 +39,14 @@ public:
     explicit SalesforceTransport(std::chrono::milliseconds timeout);
 
     SalesforceResult<SalesforceResponse> send(const SalesforceRequest& request) const;
+    // A POST of a JSON body with these headers under the same rules and deadline: the webhook deliverer's.
+    SalesforceResult<SalesforceResponse> postJson(const std::string& url, const std::string& body,
+                                                  const HttpHeaders& headers) const;
 
 private:
+    SalesforceResult<SalesforceResponse> send(const SalesforceRequest& request, std::string_view contentType,
+                                              const HttpHeaders& headers) const;
+
     std::chrono::milliseconds timeout_;
     Poco::Net::Context::Ptr tlsContext_;
 };

@@ -8,6 +8,7 @@
 
 #include "bridge/crypto/TokenCipher.h"
 #include "bridge/salesforce/SalesforceClient.h"
+#include "bridge/services/NotificationOutbox.h"
 #include "bridge/store/Store.h"
 
 namespace bridge {
@@ -51,7 +52,7 @@ public:
     static constexpr std::int64_t kLoginAttemptSeconds = 600;
 
     Connectivity(Store& store, const SalesforceClient& salesforce, const TokenCipher& cipher, ReturnPages returnPages,
-                 std::function<void(std::int64_t orgId)> onConnectionChanged);
+                 std::function<void(std::int64_t orgId)> onConnectionChanged, NotificationOutbox outbox = {});
 
     Connection connection(std::int64_t orgId);
     Connection changeLegacySettings(std::int64_t orgId, const LegacySettingsChange& change, const Actor& actor);
@@ -62,6 +63,8 @@ public:
     // Finishes a login; returns where to send the browser (the starting panel's page with the outcome).
     std::string completeLogin(const CallbackQuery& query);
     std::vector<Event> events(std::int64_t orgId, std::int64_t beforeEventId, int limit);
+    // The organization's webhook notifications and their delivery state, newest first.
+    std::vector<Notification> notifications(std::int64_t orgId, std::int64_t beforeSequence, int limit);
 
     static std::string refreshTokenAssociatedData(std::int64_t orgId);
     // What a login attempt's PKCE verifier is sealed for: "oauth:<state hash>".
@@ -80,6 +83,7 @@ private:
     const TokenCipher& cipher_;
     ReturnPages returnPages_;
     std::function<void(std::int64_t)> onConnectionChanged_;
+    NotificationOutbox outbox_;
 };
 
 }  // namespace bridge

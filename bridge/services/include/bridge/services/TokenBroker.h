@@ -15,6 +15,7 @@
 #include "bridge/base/SnapshotMap.h"
 #include "bridge/crypto/TokenCipher.h"
 #include "bridge/salesforce/SalesforceClient.h"
+#include "bridge/services/NotificationOutbox.h"
 #include "bridge/store/Model.h"
 #include "bridge/store/Store.h"
 
@@ -49,6 +50,8 @@ struct BrokerSettings {
     std::string recoveryFile = "refresh-recovery.jsonl";
     // Names this running instance in refresh leases; distinct per instance.
     std::string instanceId;
+    // A loss's webhook notification, written with it (disabled without notify.webhookUrl).
+    NotificationOutbox outbox;
 };
 
 // The token broker (API.md, "Token broker"): hands the sync engine the organization's shared access token,

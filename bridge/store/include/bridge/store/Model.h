@@ -109,4 +109,45 @@ struct StoredAccessToken {
     UnixSeconds expiresAt = 0;
 };
 
+// Webhook notifications (issue 18): what the outbox holds for the one deliverer (docs/decisions.md).
+using UnixMillis = std::int64_t;
+
+enum class NotificationType { ConnectionLost, ConnectionRecovered };
+enum class DeliveryState { Pending, Delivered, Abandoned };
+
+// Wire names ("connection_lost", "pending", ...), shared by the store, the payload and the new panel.
+std::string_view notificationTypeName(NotificationType type);
+std::optional<NotificationType> parseNotificationType(std::string_view name);
+std::string_view deliveryStateName(DeliveryState state);
+std::optional<DeliveryState> parseDeliveryState(std::string_view name);
+
+// One outbox row: a transition to Lost or back to Connected, and where its delivery stands. Never a token.
+struct Notification {
+    std::int64_t sequence = 0;  // the outbox's order (row id), assigned by the store
+    std::string id;             // the event's unique id, the receiver's dedupe key
+    std::int64_t orgId = 0;
+    NotificationType type = NotificationType::ConnectionLost;
+    std::optional<Environment> environment;
+    std::optional<std::string> reason;  // the loss's Salesforce reason; absent on recovery
+    UnixSeconds occurredAt = 0;
+    std::int64_t users = 0;  // users suspended or recovered: counted by the store inside the transition
+    UnixMillis createdAtMs = 0;
+    DeliveryState state = DeliveryState::Pending;
+    int attempts = 0;
+    std::optional<UnixMillis> lastAttemptAtMs;
+    UnixMillis nextAttemptAtMs = 0;
+    std::optional<UnixMillis> deliveredAtMs;
+    std::optional<std::string> lastError;  // an HTTP status or a short transport reason, never a body
+};
+
+// What one delivery attempt came to, written by the deliverer while it holds the delivery lease.
+struct DeliveryAttempt {
+    std::int64_t sequence = 0;
+    std::string leaseOwner;
+    UnixMillis atMs = 0;
+    DeliveryState outcome = DeliveryState::Pending;  // Pending: failed, tried again at nextAttemptAtMs
+    UnixMillis nextAttemptAtMs = 0;
+    std::optional<std::string> error;
+};
+
 }  // namespace bridge

@@ -57,6 +57,14 @@ public:
     std::vector<std::int64_t> listIdleConnections(UnixSeconds lastRefreshBefore, int limit) override;
     void recordKeepAliveAttempt(std::int64_t orgId, UnixSeconds at) override;
 
+    std::vector<Notification> listDueNotifications(UnixMillis nowMs, int limit) override;
+    bool recordDeliveryAttempt(const DeliveryAttempt& attempt) override;
+    std::vector<Notification> listNotifications(std::int64_t orgId, std::int64_t beforeSequence, int limit) override;
+    std::int64_t countPendingNotifications() override;
+    bool tryAcquireDeliveryLease(const std::string& owner, std::chrono::milliseconds duration) override;
+    bool renewDeliveryLease(const std::string& owner, std::chrono::milliseconds duration) override;
+    void releaseDeliveryLease(const std::string& owner) override;
+
     std::vector<SealedRow> listSealedNotUnder(SealedColumn column, const std::string& activeKeyId,
                                               const SealedRowId& after, int limit) override;
     int resealIfUnchanged(SealedColumn column, const std::vector<Reseal>& batch) override;

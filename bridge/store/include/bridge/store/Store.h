@@ -83,6 +83,10 @@ struct ConnectionTransition {
     std::string suspendReason;  // with SuspendActiveUsers
     bool forgetAccessToken = false;
     std::vector<Event> events;
+    // The webhook's outbox row for a transition to Lost or back to Connected, written with it or not at all; the
+    // store fills in `users` (how many the user effect changed), the state (pending) and the first attempt's time
+    // (createdAtMs).
+    std::optional<Notification> notification;
 };
 
 // The result of a refresh at Salesforce, written in one transaction by the holder of the organization's lease.
@@ -205,6 +209,22 @@ public:
     // Keep-alive is about to refresh the connection: it goes to the back of listIdleConnections' queue, whatever the
     // refresh's outcome (recorded before the attempt, so that an attempt cut short by a crash counts too).
     virtual void recordKeepAliveAttempt(std::int64_t orgId, UnixSeconds at) = 0;
+
+    // --- webhook notifications (the outbox; rows are written by applyTransition) ---
+    // For each organization its oldest pending notification, when that one is due at `nowMs`: later ones of the
+    // organization wait behind it (delivery is ordered per organization). By sequence, at most `limit`.
+    virtual std::vector<Notification> listDueNotifications(UnixMillis nowMs, int limit) = 0;
+    // Records an attempt on a pending notification if the delivery lease still names the caller (expired or
+    // not: no one took it since); false (nothing written) otherwise.
+    virtual bool recordDeliveryAttempt(const DeliveryAttempt& attempt) = 0;
+    // The organization's notifications, newest first, those with a sequence below `beforeSequence`.
+    virtual std::vector<Notification> listNotifications(std::int64_t orgId, std::int64_t beforeSequence, int limit) = 0;
+    virtual std::int64_t countPendingNotifications() = 0;
+    // The one delivery lease of the whole store, on the database's clock like the refresh leases: taken if free,
+    // expired or already the caller's; renewed only while still held; released by its holder.
+    virtual bool tryAcquireDeliveryLease(const std::string& owner, std::chrono::milliseconds duration) = 0;
+    virtual bool renewDeliveryLease(const std::string& owner, std::chrono::milliseconds duration) = 0;
+    virtual void releaseDeliveryLease(const std::string& owner) = 0;
 
     // --- rekey ---
     // Up to `limit` rows of `column` whose value is sealed under a key other than `activeKeyId`, after `after` in
