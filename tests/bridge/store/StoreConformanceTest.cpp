@@ -1172,6 +1172,216 @@ TYPED_TEST(StoreConformanceTest, IdleConnectionsAreConnectedOnesNotRefreshedSinc
     EXPECT_EQ(store.listIdleConnections(kNow - 86'400, 1), (std::vector<std::int64_t>{longIdle}));
 }
 
+// --- webhook notifications (the outbox) and the delivery lease ---
+
+Notification notification(std::int64_t orgId, std::string id, NotificationType type, UnixMillis createdAtMs) {
+    Notification notification;
+    notification.id = std::move(id);
+    notification.orgId = orgId;
+    notification.type = type;
+    notification.environment = Environment::Sandbox;
+    if (type == NotificationType::ConnectionLost) notification.reason = "invalid_grant";
+    notification.occurredAt = createdAtMs / 1000;
+    notification.createdAtMs = createdAtMs;
+    return notification;
+}
+
+// One notification written through a transition of the organization's connection (connect, then lose it).
+void enqueue(Store& store, std::int64_t orgId, const std::string& id, UnixMillis createdAtMs) {
+    const Connection current = store.loadConnection(orgId);
+    const bool connected = current.status == ConnectionStatus::Connected;
+    ConnectionTransition transition = transitionTo(
+        connected ? disconnectedConnection(orgId, "refresh") : connectedConnection(orgId, "refresh"), current.version);
+    transition.notification = notification(
+        orgId, id, connected ? NotificationType::ConnectionLost : NotificationType::ConnectionRecovered, createdAtMs);
+    ASSERT_TRUE(store.applyTransition(transition));
+}
+
+std::vector<std::string> idsOf(const std::vector<Notification>& notifications) {
+    std::vector<std::string> ids;
+    for (const auto& each : notifications) ids.push_back(each.id);
+    return ids;
+}
+
+DeliveryAttempt deliveryAttempt(const Notification& notification, std::string owner, DeliveryState outcome,
+                                UnixMillis atMs, UnixMillis nextAttemptAtMs, std::optional<std::string> error) {
+    DeliveryAttempt attempt;
+    attempt.sequence = notification.sequence;
+    attempt.leaseOwner = std::move(owner);
+    attempt.atMs = atMs;
+    attempt.outcome = outcome;
+    attempt.nextAttemptAtMs = nextAttemptAtMs;
+    attempt.error = std::move(error);
+    return attempt;
+}
+
+TYPED_TEST(StoreConformanceTest, TransitionWritesItsNotificationWithTheUsersItChangedAndAStaleOneWritesNone) {
+    Store& store = this->store();
+    const std::int64_t orgId = this->newOrganization();
+    store.createUser(newUser(orgId, "one@example.com"), kFirstNewLegacyId);
+    store.createUser(newUser(orgId, "two@example.com"), kFirstNewLegacyId);
+    const User inactive = store.createUser(newUser(orgId, "three@example.com"), kFirstNewLegacyId);
+    UserChanges deactivate;
+    deactivate.active = false;
+    store.updateUser(inactive.legacyId, deactivate);
+    ASSERT_EQ(this->connect(orgId, "refresh-1"), 1);
+
+    ConnectionTransition lost = transitionTo(disconnectedConnection(orgId, "refresh-1"), 1);
+    lost.users = UserEffect::SuspendActiveUsers;
+    lost.suspendReason = "invalid_grant: expired access/refresh token";
+    lost.notification = notification(orgId, "evt-lost", NotificationType::ConnectionLost, kNowMs);
+    ASSERT_TRUE(store.applyTransition(lost));
+    // Stale: the transition is refused and so is its notification.
+    ConnectionTransition stale = lost;
+    stale.notification->id = "evt-stale";
+    EXPECT_FALSE(store.applyTransition(stale));
+
+    ConnectionTransition recovered = transitionTo(connectedConnection(orgId, "refresh-2"), 2);
+    recovered.users = UserEffect::LiftLossSuspensions;
+    recovered.notification = notification(orgId, "evt-recovered", NotificationType::ConnectionRecovered, kNowMs + 5);
+    ASSERT_TRUE(store.applyTransition(recovered));
+
+    const auto listed = store.listNotifications(orgId, kNewestFirst, 10);
+    ASSERT_EQ(idsOf(listed), (std::vector<std::string>{"evt-recovered", "evt-lost"}));
+    const Notification& loss = listed[1];
+    EXPECT_EQ(loss.orgId, orgId);
+    EXPECT_EQ(loss.type, NotificationType::ConnectionLost);
+    EXPECT_EQ(loss.environment, Environment::Sandbox);
+    EXPECT_EQ(loss.reason, "invalid_grant");
+    EXPECT_EQ(loss.occurredAt, kNow);
+    EXPECT_EQ(loss.users, 2);  // the two active users; the inactive one was not suspended
+    EXPECT_EQ(loss.createdAtMs, kNowMs);
+    EXPECT_EQ(loss.state, DeliveryState::Pending);
+    EXPECT_EQ(loss.attempts, 0);
+    EXPECT_EQ(loss.nextAttemptAtMs, kNowMs);  // due at once
+    EXPECT_FALSE(loss.lastAttemptAtMs);
+    EXPECT_FALSE(loss.deliveredAtMs);
+    EXPECT_FALSE(loss.lastError);
+    EXPECT_EQ(listed[0].type, NotificationType::ConnectionRecovered);
+    EXPECT_EQ(listed[0].users, 2);
+    EXPECT_FALSE(listed[0].reason);
+    EXPECT_LT(loss.sequence, listed[0].sequence);
+    // Paging by sequence, newest first.
+    EXPECT_EQ(idsOf(store.listNotifications(orgId, kNewestFirst, 1)), (std::vector<std::string>{"evt-recovered"}));
+    EXPECT_EQ(idsOf(store.listNotifications(orgId, listed[0].sequence, 10)), (std::vector<std::string>{"evt-lost"}));
+    EXPECT_TRUE(store.listNotifications(this->newOrganization("Other"), kNewestFirst, 10).empty());
+    EXPECT_EQ(store.countPendingNotifications(), 2);
+}
+
+TYPED_TEST(StoreConformanceTest, DueNotificationsAreTheHeadOfEachOrganizationsQueueAndWaitInOrder) {
+    Store& store = this->store();
+    const std::int64_t first = this->newOrganization("First");
+    const std::int64_t second = this->newOrganization("Second");
+    enqueue(store, first, "a1", kNowMs);
+    enqueue(store, second, "b1", kNowMs);
+    enqueue(store, first, "a2", kNowMs);
+    ASSERT_TRUE(store.tryAcquireDeliveryLease("deliverer", 60'000ms));
+
+    auto due = store.listDueNotifications(kNowMs, 10);
+    ASSERT_EQ(idsOf(due), (std::vector<std::string>{"a1", "b1"}));
+    EXPECT_TRUE(store.listDueNotifications(kNowMs - 1, 10).empty());
+    EXPECT_EQ(idsOf(store.listDueNotifications(kNowMs, 1)), (std::vector<std::string>{"a1"}));
+
+    // a1 fails: a2 waits behind it even though it is due.
+    ASSERT_TRUE(store.recordDeliveryAttempt(
+        deliveryAttempt(due[0], "deliverer", DeliveryState::Pending, kNowMs + 10, kNowMs + 1000, "HTTP 500")));
+    EXPECT_EQ(idsOf(store.listDueNotifications(kNowMs + 999, 10)), (std::vector<std::string>{"b1"}));
+    due = store.listDueNotifications(kNowMs + 1000, 10);
+    ASSERT_EQ(idsOf(due), (std::vector<std::string>{"a1", "b1"}));
+    EXPECT_EQ(due[0].attempts, 1);
+    EXPECT_EQ(due[0].lastAttemptAtMs, kNowMs + 10);
+    EXPECT_EQ(due[0].lastError, "HTTP 500");
+
+    ASSERT_TRUE(store.recordDeliveryAttempt(
+        deliveryAttempt(due[0], "deliverer", DeliveryState::Delivered, kNowMs + 1000, kNowMs + 1000, std::nullopt)));
+    EXPECT_EQ(idsOf(store.listDueNotifications(kNowMs + 1000, 10)), (std::vector<std::string>{"b1", "a2"}));
+    const Notification delivered = store.listNotifications(first, kNewestFirst, 10).back();
+    EXPECT_EQ(delivered.state, DeliveryState::Delivered);
+    EXPECT_EQ(delivered.attempts, 2);
+    EXPECT_EQ(delivered.deliveredAtMs, kNowMs + 1000);
+    EXPECT_EQ(delivered.lastError, "HTTP 500");  // the failure before the delivery stays visible
+    // A recorded outcome is final: another attempt on it writes nothing.
+    EXPECT_FALSE(store.recordDeliveryAttempt(
+        deliveryAttempt(delivered, "deliverer", DeliveryState::Pending, kNowMs + 2000, kNowMs + 3000, "timeout")));
+
+    // Abandoned: out of the queue, and the next one of the organization comes forward.
+    const Notification a2 = store.listDueNotifications(kNowMs + 1000, 10).back();
+    ASSERT_TRUE(store.recordDeliveryAttempt(
+        deliveryAttempt(a2, "deliverer", DeliveryState::Abandoned, kNowMs + 1100, kNowMs + 1100, "timeout")));
+    EXPECT_EQ(store.listNotifications(first, kNewestFirst, 1).front().state, DeliveryState::Abandoned);
+    EXPECT_EQ(idsOf(store.listDueNotifications(kNowMs + 5000, 10)), (std::vector<std::string>{"b1"}));
+    EXPECT_EQ(store.countPendingNotifications(), 1);
+}
+
+TYPED_TEST(StoreConformanceTest, DeliveryAttemptIsRecordedOnlyByTheHolderOfTheDeliveryLease) {
+    Store& store = this->store();
+    const std::int64_t orgId = this->newOrganization();
+    enqueue(store, orgId, "n1", kNowMs);
+    const Notification pending = store.listDueNotifications(kNowMs, 10).at(0);
+    // No lease at all yet.
+    EXPECT_FALSE(store.recordDeliveryAttempt(
+        deliveryAttempt(pending, "a", DeliveryState::Delivered, kNowMs, kNowMs, std::nullopt)));
+
+    ASSERT_TRUE(store.tryAcquireDeliveryLease("a", 60'000ms));
+    EXPECT_TRUE(store.tryAcquireDeliveryLease("a", 60'000ms));  // its holder takes it again
+    EXPECT_FALSE(store.tryAcquireDeliveryLease("b", 60'000ms));
+    EXPECT_FALSE(store.recordDeliveryAttempt(
+        deliveryAttempt(pending, "b", DeliveryState::Delivered, kNowMs, kNowMs, std::nullopt)));
+    EXPECT_FALSE(store.renewDeliveryLease("b", 60'000ms));
+    store.releaseDeliveryLease("b");  // not b's: nothing happens
+    EXPECT_FALSE(store.tryAcquireDeliveryLease("b", 60'000ms));
+
+    store.releaseDeliveryLease("a");
+    EXPECT_FALSE(store.renewDeliveryLease("a", 60'000ms));
+    ASSERT_TRUE(store.tryAcquireDeliveryLease("b", 60'000ms));
+    EXPECT_FALSE(store.recordDeliveryAttempt(
+        deliveryAttempt(pending, "a", DeliveryState::Delivered, kNowMs, kNowMs, std::nullopt)));
+    EXPECT_TRUE(store.recordDeliveryAttempt(
+        deliveryAttempt(pending, "b", DeliveryState::Delivered, kNowMs, kNowMs, std::nullopt)));
+    EXPECT_EQ(store.listNotifications(orgId, kNewestFirst, 1).front().state, DeliveryState::Delivered);
+}
+
+TYPED_TEST(StoreConformanceTest, DeliveryLeaseExpiresByTheDatabaseClockAndRenewsOnlyWhileHeld) {
+    Store& store = this->store();
+    const auto taken = Clock::now();
+    ASSERT_TRUE(store.tryAcquireDeliveryLease("a", 300ms));
+    EXPECT_TRUE(store.renewDeliveryLease("a", 300ms));
+    EXPECT_TRUE(store.renewDeliveryLease("a", 300ms));  // twice within a millisecond: still held
+    while (!store.tryAcquireDeliveryLease("b", 300ms)) {
+        ASSERT_LT(Clock::now() - taken, 5s) << "the delivery lease never expired";
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_GE(Clock::now() - taken, 280ms);
+    EXPECT_FALSE(store.renewDeliveryLease("a", 300ms));
+    EXPECT_FALSE(store.tryAcquireDeliveryLease("a", 300ms));
+}
+
+TYPED_TEST(StoreConformanceTest, OneDelivererAmongManyContenders) {
+    const auto leaders = testsupport::runTogether(kThreads, [&](int index) {
+        return this->store().tryAcquireDeliveryLease("contender-" + std::to_string(index), 60'000ms) ? 1 : 0;
+    });
+    EXPECT_EQ(std::count(leaders.begin(), leaders.end(), 1), 1);
+}
+
+TYPED_TEST(StoreConformanceTest, SchemaUpgradeFromVersionTwoKeepsTheDataAndAddsTheOutbox) {
+    const std::string dsn = this->backend_.freshDsn();
+    auto store = openStore(dsn, kPoolSize);
+    const auto& versions = migrations::schemaVersions(store->sqlDialect());
+    ASSERT_GE(versions.size(), 3u);
+    ASSERT_EQ(store->applySchema({versions[0], versions[1]}), 2);
+    const std::int64_t orgId = store->createOrganization("Before version 3", kFirstNewLegacyId).legacyId;
+    ASSERT_TRUE(store->applyTransition(transitionTo(connectedConnection(orgId, "refresh-1"), 0)));
+
+    EXPECT_EQ(migrations::upgradeSchema(*store), versions.back().version);
+    ASSERT_TRUE(store->findOrganization(orgId));
+    EXPECT_EQ(store->loadConnection(orgId).status, ConnectionStatus::Connected);
+    ConnectionTransition lost = transitionTo(disconnectedConnection(orgId, "refresh-1"), 1);
+    lost.notification = notification(orgId, "after-upgrade", NotificationType::ConnectionLost, kNowMs);
+    ASSERT_TRUE(store->applyTransition(lost));
+    EXPECT_EQ(idsOf(store->listNotifications(orgId, kNewestFirst, 10)), (std::vector<std::string>{"after-upgrade"}));
+    EXPECT_TRUE(store->tryAcquireDeliveryLease("after-upgrade", 1000ms));
+}
+
 // --- rekey ---
 
 std::vector<std::tuple<std::int64_t, std::string, std::string, std::string, std::string, UnixSeconds>> fieldsOfAll(
