@@ -98,6 +98,7 @@ ServerHarness::ServerHarness(Options options) {
         options.legacyReturnUrl.empty() ? "https://legacy.example/sf" : options.legacyReturnUrl;
     config_.panel.modernReturnUrl =
         options.modernReturnUrl.empty() ? "https://modern.example/crm" : options.modernReturnUrl;
+    if (options.notify) config_.notify = *options.notify;
     service_ = std::make_unique<app::BridgeService>(config_);
     service_->start();
 }

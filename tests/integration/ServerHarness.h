@@ -51,6 +51,8 @@ public:
         // http.internalPort (0: an ephemeral one) and http.internalThreads; nullopt: /internal/v1 on port().
         std::optional<int> internalPort{};
         int internalThreads = 4;
+        // notify.*: the webhook (absent: none).
+        std::optional<NotifyConfig> notify{};
     };
 
     ServerHarness();
