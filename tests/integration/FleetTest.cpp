@@ -31,6 +31,7 @@
 #include "testsupport/RunTogether.h"
 #include "testsupport/ServeProcess.h"
 #include "testsupport/StandinProcess.h"
+#include "testsupport/WebhookReceiver.h"
 
 namespace bridge::testing {
 namespace {
@@ -96,6 +97,7 @@ public:
         environmentOfA_ = environment;
         instanceA_ = std::make_unique<ServeProcess>(environment);
         for (const auto& [name, value] : forB) environment[name] = value;
+        environmentOfB_ = environment;
         instanceB_ = std::make_unique<ServeProcess>(environment);
     }
 
@@ -109,9 +111,17 @@ public:
         instanceA_.reset();
         instanceA_ = std::make_unique<ServeProcess>(environmentOfA_);
     }
+    // B's crash alone (it stays down until restartB).
+    void crashB() { instanceB_->crash(); }
+    void restartB() {
+        instanceB_->crash();
+        instanceB_.reset();
+        instanceB_ = std::make_unique<ServeProcess>(environmentOfB_);
+    }
 
 private:
     std::map<std::string, std::string> environmentOfA_;
+    std::map<std::string, std::string> environmentOfB_;
     MariaDbServer database_;
     StandinProcess salesforce_;
     std::unique_ptr<ServeProcess> instanceA_;
@@ -769,6 +779,123 @@ TEST_F(FleetCrashTest, CrashedLeaseHolderBlocksTheOtherInstanceNoLongerThanItsLe
     EXPECT_GT(answeredAfter, lease * 2 / 3 + 2s) << "B refreshed while A's lease still held";
     EXPECT_LT(answeredAfter, lease + requestBudget + 2s);
     EXPECT_EQ(fleet().salesforce().counter("refreshCalls"), 2);
+}
+
+// Both instances with their webhook pointed at one receiver (issue 18): one deliverer at a time in the fleet (the
+// store's delivery lease), each event delivered exactly once to a receiver that acknowledges, and nothing lost when
+// the fleet is killed between a transition's commit and its delivery.
+class FleetWebhookTest : public FleetTestBase {
+protected:
+    static constexpr const char* kWebhookSecret = "fleet-webhook-secret-of-at-least-32-bytes";
+
+    static void SetUpTestSuite() {
+        receiver_ = new testsupport::WebhookReceiver(kWebhookSecret);
+        startFleet(std::nullopt, {{"BRIDGE_NOTIFY_WEBHOOKURL", receiver_->url()},
+                                  {"BRIDGE_NOTIFY_SECRET", kWebhookSecret},
+                                  {"BRIDGE_NOTIFY_TIMEOUTMS", "500"},
+                                  {"BRIDGE_NOTIFY_RETRYINITIALMS", "100"},
+                                  {"BRIDGE_NOTIFY_POLLMS", "50"}});
+    }
+    static void TearDownTestSuite() {
+        FleetTestBase::TearDownTestSuite();
+        delete receiver_;
+        receiver_ = nullptr;
+    }
+    void SetUp() override {
+        FleetTestBase::SetUp();
+        receiver().setMode(testsupport::WebhookReceiver::Mode::Acknowledge);
+        receiver().clear();
+    }
+    static testsupport::WebhookReceiver& receiver() { return *receiver_; }
+
+    // The organization's notifications as the endpoint shows them through `port`, newest first.
+    static Poco::JSON::Array::Ptr notifications(int port, const Profile& profile) {
+        const HttpResult answer =
+            httpCall(port, "GET", "/api/v2/profiles/" + profile.id + "/notifications", signedToken("support"));
+        EXPECT_EQ(answer.status, 200) << answer.body;
+        return answer.json()->getArray("items");
+    }
+
+private:
+    static inline testsupport::WebhookReceiver* receiver_ = nullptr;
+};
+
+TEST_F(FleetWebhookTest, EachLossAndRecoveryIsDeliveredExactlyOnceByTheFleetInOrderPerOrganization) {
+    constexpr int kOrganizations = 3;
+    std::vector<std::pair<Profile, std::vector<CreatedUser>>> organizations;
+    for (int i = 0; i < kOrganizations; ++i) {
+        organizations.push_back(connectedOrganization("Webhook " + std::to_string(i), 1));
+    }
+    ASSERT_EQ(fleet().salesforce().expireRefreshTokens(), kOrganizations);
+    for (int i = 0; i < kOrganizations; ++i) {
+        const HttpResult refused = brokerToken(i % 2 == 0 ? portA() : portB(), organizations[i].second[0].legacyId);
+        ASSERT_EQ(refused.status, 409) << refused.body;
+    }
+    ASSERT_EQ(receiver().waitForAcknowledged(kOrganizations, 10s).size(), static_cast<std::size_t>(kOrganizations));
+    for (int i = 0; i < kOrganizations; ++i) {
+        const Profile& profile = organizations[i].first;
+        ASSERT_NO_FATAL_FAILURE(connectThroughLegacy(profile, i % 2 == 0 ? portB() : portA(), portA()));
+    }
+    ASSERT_EQ(receiver().waitForAcknowledged(2 * kOrganizations, 10s).size(),
+              static_cast<std::size_t>(2 * kOrganizations));
+    // A few more looks of both deliverers: a second delivery of anything would arrive meanwhile.
+    std::this_thread::sleep_for(500ms);
+
+    const auto requests = receiver().requests();
+    ASSERT_EQ(requests.size(), static_cast<std::size_t>(2 * kOrganizations));
+    std::set<std::string> ids;
+    std::map<std::int64_t, std::vector<std::string>> typesByOrganization;
+    for (const auto& request : requests) {
+        EXPECT_TRUE(request.authentic) << request.body;
+        EXPECT_TRUE(request.acknowledged) << request.body;
+        ids.insert(request.id);
+        typesByOrganization[request.json->getValue<std::int64_t>("legacyOrgId")].push_back(request.type);
+    }
+    EXPECT_EQ(ids.size(), requests.size()) << "an event was delivered twice";
+    for (const auto& [profile, users] : organizations) {
+        EXPECT_EQ(typesByOrganization[profile.legacyOrgId],
+                  (std::vector<std::string>{"connection_lost", "connection_recovered"}))
+            << profile.legacyOrgId;
+        const auto items = notifications(portB(), profile);
+        ASSERT_EQ(items->size(), 2u);
+        for (std::size_t i = 0; i < items->size(); ++i) {
+            EXPECT_EQ(items->getObject(i)->getValue<std::string>("state"), "delivered");
+            EXPECT_EQ(items->getObject(i)->getValue<int>("attempts"), 1);
+        }
+    }
+}
+
+// Last in its suite: both instances are killed, and only A comes back for it.
+TEST_F(FleetWebhookTest, EventCommittedBeforeTheFleetIsKilledIsDeliveredAfterARestart) {
+    const auto [profile, users] = connectedOrganization("Webhook crash", 1);
+    receiver().setMode(testsupport::WebhookReceiver::Mode::Fail);
+    ASSERT_EQ(fleet().salesforce().expireRefreshTokens(), 1);
+    ASSERT_EQ(brokerToken(portA(), users[0].legacyId).status, 409);
+    // Committed and failing: the receiver has answered 500 to it.
+    const auto failed = receiver().waitForRequests(1, 5s);
+    ASSERT_EQ(failed.size(), 1u);
+    const std::string eventId = failed[0].id;
+
+    fleet().crashB();
+    fleet().restartA();  // kill -9, then the same configuration again
+    receiver().setMode(testsupport::WebhookReceiver::Mode::Acknowledge);
+    // The killed holder's lease ends (2 x notify.timeoutMs + 1 s after its last renewal); the new A delivers.
+    const auto acknowledged = receiver().waitForAcknowledged(1, 15s);
+    ASSERT_EQ(acknowledged.size(), 1u);
+    EXPECT_EQ(acknowledged[0].id, eventId);
+    EXPECT_EQ(acknowledged[0].type, "connection_lost");
+    EXPECT_TRUE(acknowledged[0].authentic);
+    Poco::JSON::Array::Ptr items;
+    const auto deadline = Clock::now() + 5s;
+    do {
+        items = notifications(portA(), profile);
+    } while (items->size() == 1 && items->getObject(0)->getValue<std::string>("state") != "delivered" &&
+             Clock::now() < deadline);
+    ASSERT_EQ(items->size(), 1u);
+    EXPECT_EQ(items->getObject(0)->getValue<std::string>("state"), "delivered");
+    EXPECT_GE(items->getObject(0)->getValue<int>("attempts"), 2);
+    EXPECT_EQ(items->getObject(0)->getValue<std::string>("lastError"), "HTTP 500");
+    fleet().restartB();
 }
 
 // Two instances whose wall clocks are a minute apart (B's ahead, through the test-only test.clockOffsetMs) with a
