@@ -173,6 +173,7 @@ TEST_F(PanelsTest, OrgAdminOfOneOrganizationGetsNotFoundForAnotherOnEveryPath) {
         {"POST", other + "/connectivity/crm/refresh"},
         {"DELETE", other + "/connectivity/crm"},
         {"GET", other + "/connectivity/events"},
+        {"GET", other + "/notifications"},
         {"GET", other + "/users"},
         {"POST", other + "/users"},
         {"PATCH", other + "/users/" + userIdFor(10000)},

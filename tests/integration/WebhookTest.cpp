@@ -195,6 +195,7 @@ TEST_F(WebhookTest, LossAndRecoveryArePostedSignedWithTheirFieldsAndShownDeliver
     const HttpResult foreign =
         server().call("GET", profilePath(kOrg) + "/notifications", server().orgAdminToken({kOrg + 1}));
     EXPECT_EQ(foreign.status, 404) << foreign.body;
+    EXPECT_EQ(foreign.json()->getValue<std::string>("code"), "PROFILE_NOT_FOUND");
     const HttpResult absent = server().call("GET", profilePath(kOrg + 7) + "/notifications", support_);
     EXPECT_EQ(absent.status, 404) << absent.body;
     EXPECT_EQ(server().call("GET", profilePath(kOrg) + "/notifications", "").status, 401);

@@ -131,6 +131,14 @@ const std::vector<DocumentedKey> kDocumentedKeys{
      [](const Config& c) { return c.legacy.tokenKeys; }},
     {"migrate.batchSize", "BRIDGE_MIGRATE_BATCHSIZE", "50", "2000", "500",
      [](const Config& c) { return std::to_string(c.migrate.batchSize); }},
+    {"notify.timeoutMs", "BRIDGE_NOTIFY_TIMEOUTMS", "2000", "3000", "5000",
+     [](const Config& c) { return std::to_string(c.notify.timeout.count()); }},
+    {"notify.retryInitialMs", "BRIDGE_NOTIFY_RETRYINITIALMS", "200", "300", "1000",
+     [](const Config& c) { return std::to_string(c.notify.retryInitial.count()); }},
+    {"notify.retryForHours", "BRIDGE_NOTIFY_RETRYFORHOURS", "12", "48", "24",
+     [](const Config& c) { return std::to_string(c.notify.retryFor.count()); }},
+    {"notify.pollMs", "BRIDGE_NOTIFY_POLLMS", "100", "250", "500",
+     [](const Config& c) { return std::to_string(c.notify.poll.count()); }},
     {"log.level", "BRIDGE_LOG_LEVEL", "debug", "warn", "info", [](const Config& c) { return c.log.level; }},
     {"log.format", "BRIDGE_LOG_FORMAT", "json", "text", "text", [](const Config& c) { return c.log.format; }},
 };
@@ -237,21 +245,65 @@ TEST_P(ConfigInvalidValueTest, FromTheEnvironmentIsRefusedEvenOverAValidFile) {
 
 INSTANTIATE_TEST_SUITE_P(
     OperationsKeys, ConfigInvalidValueTest,
-    ::testing::Values(InvalidValue{"http.port", "-1"}, InvalidValue{"http.port", "65536"},
-                      InvalidValue{"http.port", "eighty"}, InvalidValue{"http.port", "80a"},
-                      InvalidValue{"http.port", "8,080"}, InvalidValue{"http.port", "80L"},
-                      InvalidValue{"http.port", "80.5"}, InvalidValue{"http.port", ""},
-                      InvalidValue{"http.threads", "0"}, InvalidValue{"http.maxQueued", "0"},
-                      InvalidValue{"http.keepAliveSeconds", "-5"}, InvalidValue{"http.keepAliveSeconds", "15s"},
-                      InvalidValue{"store.timeout", "0"}, InvalidValue{"store.timeout", "5s"},
-                      InvalidValue{"salesforce.timeoutMs", "0"}, InvalidValue{"salesforce.timeoutMs", "10s"},
-                      InvalidValue{"salesforce.accessTokenTtl", "15m"}, InvalidValue{"salesforce.keepAliveHours", "-1"},
-                      InvalidValue{"salesforce.keepAliveHours", "1.5"}, InvalidValue{"ids.firstNewLegacyId", "0"},
-                      InvalidValue{"ids.firstNewLegacyId", "99999999999999999999"},
-                      InvalidValue{"migrate.batchSize", "0"}, InvalidValue{"migrate.batchSize", "1e3"},
-                      InvalidValue{"log.level", "verbose"}, InvalidValue{"log.level", ""},
-                      InvalidValue{"log.format", "xml"}, InvalidValue{"log.format", ""}),
+    ::testing::Values(
+        InvalidValue{"http.port", "-1"}, InvalidValue{"http.port", "65536"}, InvalidValue{"http.port", "eighty"},
+        InvalidValue{"http.port", "80a"}, InvalidValue{"http.port", "8,080"}, InvalidValue{"http.port", "80L"},
+        InvalidValue{"http.port", "80.5"}, InvalidValue{"http.port", ""}, InvalidValue{"http.threads", "0"},
+        InvalidValue{"http.maxQueued", "0"}, InvalidValue{"http.keepAliveSeconds", "-5"},
+        InvalidValue{"http.keepAliveSeconds", "15s"}, InvalidValue{"store.timeout", "0"},
+        InvalidValue{"store.timeout", "5s"}, InvalidValue{"salesforce.timeoutMs", "0"},
+        InvalidValue{"salesforce.timeoutMs", "10s"}, InvalidValue{"salesforce.accessTokenTtl", "15m"},
+        InvalidValue{"salesforce.keepAliveHours", "-1"}, InvalidValue{"salesforce.keepAliveHours", "1.5"},
+        InvalidValue{"ids.firstNewLegacyId", "0"}, InvalidValue{"ids.firstNewLegacyId", "99999999999999999999"},
+        InvalidValue{"migrate.batchSize", "0"}, InvalidValue{"migrate.batchSize", "1e3"},
+        InvalidValue{"log.level", "verbose"}, InvalidValue{"log.level", ""}, InvalidValue{"log.format", "xml"},
+        InvalidValue{"log.format", ""}, InvalidValue{"notify.timeoutMs", "0"},
+        InvalidValue{"notify.retryInitialMs", "1s"}, InvalidValue{"notify.retryForHours", "0"},
+        InvalidValue{"notify.pollMs", "-1"}, InvalidValue{"notify.webhookUrl", "hooks.example/bridge"},
+        InvalidValue{"notify.webhookUrl", "ftp://hooks.example/bridge"},
+        InvalidValue{"notify.webhookUrl", "http://hooks.example/bridge"}),
     [](const auto& info) { return testNameOf(info.param.key) + "_" + std::to_string(info.index); });
+
+// --- notify.webhookUrl and notify.secret ---
+
+const std::string kWebhookSecret = "a-webhook-secret-of-at-least-32-bytes!";
+
+std::string webhookRefusal(const std::string& url, const std::string& secret) {
+    try {
+        loadProperties("notify.webhookUrl=" + url + "\nnotify.secret=" + secret + "\n");
+    } catch (const ConfigError& error) {
+        return error.what();
+    }
+    return "";
+}
+
+TEST(WebhookConfigTest, HttpsAnywhereAndPlainHttpToLoopbackAreAccepted) {
+    for (const std::string url :
+         {"https://hooks.example/bridge", "https://hooks.example:8443", "http://127.0.0.1:9000/h",
+          "http://[::1]:9000/h", "http://localhost/h", "http://LocalHost:80"}) {
+        EXPECT_EQ(webhookRefusal(url, kWebhookSecret), "") << url;
+    }
+    const Config config = loadProperties("notify.webhookUrl=https://hooks.example/b\nnotify.secret=" + kWebhookSecret);
+    EXPECT_EQ(config.notify.webhookUrl, "https://hooks.example/b");
+    EXPECT_EQ(config.notify.secret, kWebhookSecret);
+    EXPECT_TRUE(loadProperties("").notify.webhookUrl.empty());  // no URL: no notifications, no secret needed
+}
+
+TEST(WebhookConfigTest, PlainHttpToAnyOtherHostIsRefused) {
+    for (const std::string url : {"http://hooks.example/h", "http://127.0.0.2/h", "http://localhost.evil.example/h",
+                                  "http://127.0.0.1@evil.example/h", "http://", "https:///path"}) {
+        const std::string refusal = webhookRefusal(url, kWebhookSecret);
+        EXPECT_NE(refusal.find("notify.webhookUrl"), std::string::npos) << url << ": " << refusal;
+    }
+}
+
+TEST(WebhookConfigTest, MissingOrShortSecretIsRefusedWithoutEchoingIt) {
+    EXPECT_NE(webhookRefusal("https://hooks.example/h", "").find("notify.secret"), std::string::npos);
+    const std::string shortSecret = "only-31-bytes-long-secret-value";
+    const std::string refusal = webhookRefusal("https://hooks.example/h", shortSecret);
+    EXPECT_NE(refusal.find("at least 32 bytes"), std::string::npos) << refusal;
+    EXPECT_EQ(refusal.find(shortSecret), std::string::npos) << refusal;
+}
 
 // --- what serve refuses to start with ---
 
