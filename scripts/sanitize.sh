@@ -15,14 +15,15 @@ cd "$(dirname "$0")/.."
 address_suites=(mappings_tests crypto_tests store_unit_tests store_conformance_tests salesforce_tests
                 token_broker_tests http_plumbing_tests config_tests migrations_tests panels_integration_tests
                 cli_integration_tests oauth_integration_tests fleet_integration_tests broker_integration_tests
-                migration_integration_tests crowd_integration_tests)
+                migration_integration_tests crowd_integration_tests webhook_deliverer_tests webhook_integration_tests)
 # Single-flight refresh and the access-token cache (token_broker_tests), the key ring shared by request threads
 # (crypto_tests), the refresh lease and the connection pools (store_conformance_tests), the metrics and loggers
 # shared by request threads (http_plumbing_tests), `bridge serve` answering, then draining on SIGTERM with its
 # listener, renewer and keep-alive threads (cli_integration_tests), two instances on one store
-# (fleet_integration_tests).
+# (fleet_integration_tests), the webhook deliverer's thread beside the receiver's and the test's
+# (webhook_deliverer_tests).
 thread_suites=(crypto_tests store_conformance_tests token_broker_tests http_plumbing_tests cli_integration_tests
-               fleet_integration_tests)
+               fleet_integration_tests webhook_deliverer_tests)
 
 # halt_on_error: the first report ends the process with a failure instead of scrolling past in a passing suite.
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:strict_string_checks=1:${ASAN_OPTIONS:-}"
