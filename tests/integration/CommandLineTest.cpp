@@ -168,18 +168,19 @@ TEST_P(SubcommandHelpTest, ListsEveryOptionOnStandardOutput) {
 
 INSTANTIATE_TEST_SUITE_P(
     CommandLine, SubcommandHelpTest,
-    ::testing::Values(SubcommandOptions{"serve",
-                                        {"--config", "--help", "http.internalPort", "http.internalThreads",
-                                         "http.headTimeoutSeconds", "http.bodyTimeoutSeconds", "http.keepAliveSeconds",
-                                         "http.maxConnections", "salesforce.trustedDomains"}},
-                      SubcommandOptions{"schema", {"--config", "--help"}},
-                      SubcommandOptions{"token", {"--config", "--help", "--role", "--org", "--ttl", "--sub"}},
-                      SubcommandOptions{"demo", {"--config", "--help"}},
-                      SubcommandOptions{
-                          "migrate",
+    ::testing::Values(
+        SubcommandOptions{"serve",
+                          {"--config", "--help", "http.internalPort", "http.internalThreads", "http.headTimeoutSeconds",
+                           "http.bodyTimeoutSeconds", "http.keepAliveSeconds", "http.maxConnections",
+                           "salesforce.trustedDomains", "notify.webhookUrl", "notify.secret", "notify.timeoutMs",
+                           "notify.retryInitialMs", "notify.retryForHours", "notify.pollMs"}},
+        SubcommandOptions{"schema", {"--config", "--help"}},
+        SubcommandOptions{"token", {"--config", "--help", "--role", "--org", "--ttl", "--sub"}},
+        SubcommandOptions{"demo", {"--config", "--help"}},
+        SubcommandOptions{"migrate",
                           {"--config", "--help", "--verify", "--dry-run", "--org=ID[,ID...]", "--orgs-from=FILE",
                            "not found organization", "already current", "nothing written"}},
-                      SubcommandOptions{"rekey", {"--config", "--help", "--batch-size"}}),
+        SubcommandOptions{"rekey", {"--config", "--help", "--batch-size"}}),
     [](const auto& info) { return info.param.subcommand; });
 
 TEST_F(CommandLineTest, BadUsageExitsTwoAndSaysWhy) {
@@ -227,6 +228,25 @@ TEST_F(CommandLineTest, ServeWithMalformedKeyExitsTwoWithoutEchoingIt) {
         EXPECT_NE(serve.err.find("crypto.keys"), std::string::npos);
         EXPECT_EQ(serve.err.find(truncatedMaterial), std::string::npos);
     }
+}
+
+TEST_F(CommandLineTest, ServeWithAWebhookOverPlainHttpOrAShortSecretExitsTwoWithoutEchoingTheSecret) {
+    Environment environment = serveEnvironment();
+    environment["BRIDGE_NOTIFY_WEBHOOKURL"] = "http://hooks.example/bridge";
+    environment["BRIDGE_NOTIFY_SECRET"] = "a-webhook-secret-of-at-least-32-bytes!";
+    const Finished plainHttp = runBridge({"serve"}, environment);
+    EXPECT_EQ(plainHttp.exitCode, 2);
+    EXPECT_NE(plainHttp.err.find("notify.webhookUrl: plain http is only allowed to 127.0.0.1, ::1 or localhost"),
+              std::string::npos)
+        << plainHttp.err;
+
+    const std::string shortSecret(31, 'w');
+    environment["BRIDGE_NOTIFY_WEBHOOKURL"] = "https://hooks.example/bridge";
+    environment["BRIDGE_NOTIFY_SECRET"] = shortSecret;
+    const Finished weak = runBridge({"serve"}, environment);
+    EXPECT_EQ(weak.exitCode, 2);
+    EXPECT_NE(weak.err.find("notify.secret"), std::string::npos) << weak.err;
+    EXPECT_EQ(weak.err.find(shortSecret), std::string::npos) << "the message repeats the secret";
 }
 
 TEST_F(CommandLineTest, InvalidValueOrMissingFileExitsTwoNamingIt) {

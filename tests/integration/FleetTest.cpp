@@ -875,6 +875,12 @@ TEST_F(FleetWebhookTest, EventCommittedBeforeTheFleetIsKilledIsDeliveredAfterARe
     const auto failed = receiver().waitForRequests(1, 5s);
     ASSERT_EQ(failed.size(), 1u);
     const std::string eventId = failed[0].id;
+    // And the failure recorded (the receiver sees the attempt before the deliverer records its 500).
+    const auto recordedBy = Clock::now() + 5s;
+    while (notifications(portB(), profile)->getObject(0)->getValue<int>("attempts") == 0) {
+        ASSERT_LT(Clock::now(), recordedBy) << "the failed attempt was never recorded";
+        std::this_thread::sleep_for(20ms);
+    }
 
     fleet().crashB();
     fleet().restartA();  // kill -9, then the same configuration again
