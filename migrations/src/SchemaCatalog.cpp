@@ -111,12 +111,28 @@ constexpr std::string_view kVersion2[] = {
     R"(ALTER TABLE connections ADD COLUMN keepalive_attempt_at BIGINT NULL)",
 };
 
+// Version 3: access-token invalidations (Store::invalidateAccessToken), so that every instance obeys one at its next
+// grant: a counter of one row numbers them store-wide, and each organization keeps the number of its latest one.
+// The unique key on the generation is the index that instances read the latest invalidations through. MySQL commits
+// each statement at once: IF NOT EXISTS lets the version be applied again after a crash between the two.
+constexpr std::string_view kVersion3[] = {
+    R"(CREATE TABLE IF NOT EXISTS access_token_invalidation_counter (
+        id {ID},
+        last_generation BIGINT NOT NULL){TABLE})",
+    R"(CREATE TABLE IF NOT EXISTS access_token_invalidations (
+        org_id {ID},
+        generation BIGINT NOT NULL,
+        UNIQUE (generation)){TABLE})",
+};
+
 std::vector<SchemaVersion> buildCatalog(const DialectWords& words) {
     SchemaVersion version1{1, {}};
     for (auto statement : kVersion1) version1.statements.push_back(expand(statement, words));
     SchemaVersion version2{2, {}};
     for (auto statement : kVersion2) version2.statements.push_back(expand(statement, words));
-    return {version1, version2};
+    SchemaVersion version3{3, {}};
+    for (auto statement : kVersion3) version3.statements.push_back(expand(statement, words));
+    return {version1, version2, version3};
 }
 
 }  // namespace

@@ -67,6 +67,13 @@ struct Reseal {
     SealedToken resealed;
 };
 
+// An organization's latest access-token invalidation (Store::invalidateAccessToken). Generations are numbered
+// store-wide, 1, 2, 3, ... in the order the invalidations committed.
+struct AccessTokenInvalidation {
+    std::int64_t orgId = 0;
+    std::int64_t generation = 0;
+};
+
 // What a connection transition does to the organization's users, in the same transaction.
 enum class UserEffect {
     None,
@@ -181,7 +188,14 @@ public:
 
     // --- broker ---
     virtual std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) = 0;
-    virtual void forgetAccessToken(std::int64_t orgId) = 0;
+    // The sync engine found the access token bad: forgets it and records the invalidation under the next
+    // store-wide generation, in one transaction. Returns that generation. Invalidations commit in the order of
+    // their generations, so a reader that sees generation g also sees every one before it.
+    virtual std::int64_t invalidateAccessToken(std::int64_t orgId) = 0;
+    // The generation of the latest invalidation of any organization; 0 before the first.
+    virtual std::int64_t latestAccessTokenInvalidation() = 0;
+    // Every organization whose latest invalidation is above `generation`, by generation.
+    virtual std::vector<AccessTokenInvalidation> listAccessTokenInvalidationsAfter(std::int64_t generation) = 0;
     // Refresh leases run on the database's clock, never a host's: instances whose clocks disagree still agree on
     // when a lease ends. Durations in milliseconds: leases are shorter than a second in tests.
     // Takes the organization's refresh lease for `duration` if it is free, expired or already the caller's.
