@@ -119,8 +119,17 @@ public:
         ++calls;
         return SqliteStore::commitRefresh(outcome);
     }
+    std::int64_t latestAccessTokenInvalidation() override {
+        ++invalidationReads;
+        return SqliteStore::latestAccessTokenInvalidation();
+    }
+    std::vector<AccessTokenInvalidation> listAccessTokenInvalidationsAfter(std::int64_t generation) override {
+        ++invalidationReads;
+        return SqliteStore::listAccessTokenInvalidationsAfter(generation);
+    }
 
     std::atomic<int> calls{0};
+    std::atomic<int> invalidationReads{0};  // the one read a warm request shares with the others under way
 };
 
 class TokenBrokerTest : public ::testing::Test {
@@ -384,7 +393,7 @@ TEST_F(TokenBrokerTest, OneSharedAccessTokenPerOrganizationIsReusedWithoutSalesf
     EXPECT_TRUE(metricsShow("bridge_salesforce_refresh_seconds_count{} 1"));
 }
 
-TEST_F(TokenBrokerTest, WarmRequestsTouchNeitherStoreNorSalesforce) {
+TEST_F(TokenBrokerTest, WarmRequestsShareInvalidationReadsAndTouchNothingElse) {
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     connect(orgId);
@@ -395,6 +404,7 @@ TEST_F(TokenBrokerTest, WarmRequestsTouchNeitherStoreNorSalesforce) {
     warmBroker->accessToken(ann.legacyId, "sync");
     warmBroker->accessToken(ann.legacyId, "sync");  // the refresh dropped the copy of the organization: read again
     countingStore.calls = 0;
+    countingStore.invalidationReads = 0;
 
     constexpr int kThreads = 2;
     constexpr int kRequestsEach = 50000;
@@ -414,8 +424,14 @@ TEST_F(TokenBrokerTest, WarmRequestsTouchNeitherStoreNorSalesforce) {
     const double perSecond = kThreads * kRequestsEach / seconds;
     std::printf("warm broker requests: %.0f per second on %d threads\n", perSecond, kThreads);
 
+    std::printf("invalidation reads: %d for %d requests\n", countingStore.invalidationReads.load(),
+                kThreads * kRequestsEach);
+
     EXPECT_EQ(mismatches, 0);
     EXPECT_EQ(countingStore.calls, 0);
+    // At most one read per request, fewer when requests arrive while a read is under way.
+    EXPECT_GT(countingStore.invalidationReads, 0);
+    EXPECT_LE(countingStore.invalidationReads, kThreads * kRequestsEach);
     EXPECT_EQ(refreshCalls(), 1);
     // The whole server's target through HTTP: the broker's part must never be what limits it.
     EXPECT_GT(perSecond, 50000.0);
@@ -433,6 +449,105 @@ TEST_F(TokenBrokerTest, InvalidatedTokenIsForgottenAndTheNextRequestRefreshes) {
     EXPECT_NE(second.accessToken, first.accessToken);
     EXPECT_EQ(broker().accessToken(ann.publicId(), "sync").accessToken, second.accessToken);
     EXPECT_EQ(refreshCalls(), 2);
+}
+
+// The contract's "the next request refreshes", across instances: B's copy is not waited out (it would last 30 s).
+TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOther) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    const User bob = createUser(orgId, "bob@acme.example");
+    connect(orgId);
+    SqliteStore otherStore(databasePath(), kPoolSize);
+    BrokerSettings settings = brokerSettings("instance-a");
+    settings.snapshotMaxAge = 30s;
+    const auto instanceA = makeBroker(store_, settings);
+    settings.instanceId = "instance-b";
+    const auto instanceB = makeBroker(otherStore, settings);
+
+    std::string current = instanceA->accessToken(ann.legacyId, "sync").accessToken;
+    ASSERT_EQ(instanceB->accessToken(bob.legacyId, "sync").accessToken, current);
+    ASSERT_EQ(refreshCalls(), 1);
+    for (int round = 0; round < 4; ++round) {
+        TokenBroker& invalidating = round % 2 == 0 ? *instanceA : *instanceB;
+        TokenBroker& other = round % 2 == 0 ? *instanceB : *instanceA;
+        invalidating.invalidate(ann.publicId());
+        const std::string next = other.accessToken(bob.legacyId, "sync").accessToken;
+        EXPECT_NE(next, current) << "round " << round;
+        EXPECT_EQ(refreshCalls(), round + 2) << "round " << round;
+        EXPECT_EQ(invalidating.accessToken(ann.legacyId, "sync").accessToken, next) << "round " << round;
+        EXPECT_EQ(other.accessToken(ann.publicId(), "sync").accessToken, next) << "round " << round;
+        current = next;
+    }
+    EXPECT_EQ(refreshCalls(), 5);
+}
+
+// Under load on B, while A invalidates now and then: no grant that started after an invalidation returned hands
+// out a token retired by it, however the grants share their reads and flights.
+TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    SqliteStore otherStore(databasePath(), kPoolSize);
+    BrokerSettings settings = brokerSettings("instance-a");
+    settings.snapshotMaxAge = 30s;
+    const auto instanceA = makeBroker(store_, settings);
+    settings.instanceId = "instance-b";
+    const auto instanceB = makeBroker(otherStore, settings);
+    standin_.settings(StandinSettingsChange{.refreshDelayMs = 50});  // refreshes overlap the grants that wait
+
+    struct Grant {
+        Clock::time_point startedAt;
+        std::string token;
+    };
+    constexpr int kThreads = 2;
+    constexpr int kInvalidations = 6;
+    std::atomic<bool> stopping{false};
+    std::vector<std::vector<Grant>> grants(kThreads);
+    std::vector<std::thread> threads;
+    for (int thread = 0; thread < kThreads; ++thread) {
+        threads.emplace_back([&, thread] {
+            while (!stopping) {
+                const Clock::time_point startedAt = Clock::now();
+                try {
+                    grants[thread].push_back({startedAt, instanceB->accessToken(ann.legacyId, "sync").accessToken});
+                } catch (const Error& error) {
+                    ADD_FAILURE() << errorCodeName(error.code()) << ": " << error.what();
+                    return;
+                }
+            }
+        });
+    }
+    std::map<std::string, Clock::time_point> retiredAt;
+    for (int round = 0; round < kInvalidations; ++round) {
+        std::this_thread::sleep_for(150ms);
+        const std::string current = instanceA->accessToken(ann.legacyId, "sync").accessToken;
+        instanceA->invalidate(ann.legacyId);
+        retiredAt.emplace(current, Clock::now());
+    }
+    std::this_thread::sleep_for(150ms);
+    stopping = true;
+    for (auto& thread : threads) thread.join();
+
+    int servedBeforeRetirement = 0;
+    int servedAfterRetirement = 0;
+    int grantCount = 0;
+    for (const auto& ofThread : grants) {
+        for (const Grant& grant : ofThread) {
+            ++grantCount;
+            const auto retired = retiredAt.find(grant.token);
+            if (retired == retiredAt.end()) continue;
+            if (grant.startedAt > retired->second) {
+                ++servedAfterRetirement;
+            } else {
+                ++servedBeforeRetirement;
+            }
+        }
+    }
+    EXPECT_EQ(servedAfterRetirement, 0);
+    EXPECT_GT(servedBeforeRetirement, kInvalidations) << "B served the tokens it later had to stop serving";
+    EXPECT_EQ(static_cast<int>(retiredAt.size()), kInvalidations) << "each invalidation retired a token of its own";
+    EXPECT_EQ(refreshCalls(), kInvalidations + 1);
+    std::printf("%d grants on B around %d invalidations on A\n", grantCount, kInvalidations);
 }
 
 // Whoever can write the store must not be able to send the organization's access token to a host of their own.

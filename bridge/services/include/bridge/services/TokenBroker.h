@@ -20,6 +20,7 @@
 
 namespace bridge {
 
+class InvalidationWatch;
 class OrganizationRefresher;
 
 // A user as the sync engine names it: the legacy integer id or the new panel's opaque id.
@@ -55,7 +56,9 @@ struct BrokerSettings {
 // minted from the service account's refresh token.
 //
 // Hot path: in-memory copies of user -> (organization, active) and organization -> (connection state, decrypted
-// access token), each at most snapshotMaxAge old, so a warm request reads nothing, writes nothing and calls no one.
+// access token), each at most snapshotMaxAge old, so a warm request writes nothing and calls no one. It reads only
+// the store's invalidations, through a read it shares with every request that arrived meanwhile
+// (InvalidationWatch): an invalidation through any instance that returned before a request arrived is obeyed by it.
 // Cold path: single flight per organization. Concurrent requests of this process share one flight; its leader
 // takes the store's refresh lease so that one instance at a time refreshes, and the others wait for what it stores.
 // Thread-safe.
@@ -73,8 +76,8 @@ public:
     // StoreUnavailable.
     AccessGrant accessToken(const UserRef& user, std::string_view client);
 
-    // The sync engine found the access token bad: forget it here and in the store, so the next request refreshes.
-    // Throws Error(UserNotFound).
+    // The sync engine found the access token bad: forget it here and in the store, so that the next request through
+    // any instance refreshes. Throws Error(UserNotFound).
     void invalidate(const UserRef& user);
 
     // The organization's connection changed through a panel on this instance: drop its in-memory copies at once.
@@ -100,9 +103,13 @@ private:
     std::shared_ptr<const OrganizationSnapshot> organizationSnapshot(std::int64_t orgId);
     std::shared_ptr<const OrganizationSnapshot> readOrganization(std::int64_t orgId,
                                                                  const OrganizationSnapshot* previous);
-    // Joins the organization's flight under way, or leads a new one.
+    // Joins the organization's flight under way, or leads a new one. invalidatedAt (requests only): the generation
+    // a grant must be marked with at least; a flight that began before the store showed it is not joined.
     AccessGrant sharedRefresh(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff,
-                              Clock::time_point deadline);
+                              std::optional<std::int64_t> invalidatedAt, Clock::time_point deadline);
+    // The leader's part of a flight: obtains the token (or the refusal) and lands the flight.
+    AccessGrant leadFlight(std::int64_t orgId, Flight& flight, std::optional<UnixSeconds> keepAliveCutoff,
+                           Clock::time_point deadline);
     // Publishes the flight's outcome to its waiters and ends it.
     void land(std::int64_t orgId, Flight& flight);
     Metrics::Counter& refusalCounter(ErrorCode code);
@@ -111,6 +118,7 @@ private:
     const TokenCipher& cipher_;
     const Clock::duration requestBudget_;
     std::unique_ptr<OrganizationRefresher> refresher_;
+    std::unique_ptr<InvalidationWatch> invalidations_;
 
     SnapshotMap<UserRef, UserSnapshot> users_;
     SnapshotMap<std::int64_t, OrganizationSnapshot> organizations_;
