@@ -178,6 +178,17 @@ void invalidate(const Fleet& fleet, const std::string& token, const std::vector<
     }
 }
 
+// A counter of the instance's /metrics, e.g. `bridge_broker_invalidation_reads_total{}`; 0 when it has none yet.
+double metricValue(int port, const std::string& series) {
+    const HttpAnswer metrics = expectStatus(httpRequest("127.0.0.1", port, "GET", "/metrics", "", ""), 200, "metrics");
+    const std::string line = "\n" + series + " ";
+    const auto at = metrics.body.find(line);
+    return at == std::string::npos ? 0 : std::stod(metrics.body.substr(at + line.size()));
+}
+
+constexpr const char* kInvalidationReads = "bridge_broker_invalidation_reads_total{}";
+constexpr const char* kGranted = "bridge_broker_requests_total{outcome=\"granted\"}";
+
 // `requests` broker requests for the given users from `connectionsPerInstance` keep-alive connections to each
 // instance at once.
 StormOutcome storm(const Fleet& fleet, const std::string& token, const std::vector<std::int64_t>& users,
@@ -209,6 +220,12 @@ int main() {
     std::printf("\n== warm broker: wrk -t2 -c%d -d%ds against each instance at once (one organization each)\n",
                 kConnectionsPerInstance, kSeconds);
     const std::int64_t refreshesBeforeWarm = fleet.salesforce.counter("refreshCalls");
+    std::vector<double> readsBefore;
+    std::vector<double> grantedBefore;
+    for (std::size_t instance = 0; instance < fleet.instances.size(); ++instance) {
+        readsBefore.push_back(metricValue(fleet.port(instance), kInvalidationReads));
+        grantedBefore.push_back(metricValue(fleet.port(instance), kGranted));
+    }
     std::vector<WrkResult> results(fleet.instances.size());
     std::vector<std::thread> wrks;
     for (std::size_t instance = 0; instance < fleet.instances.size(); ++instance) {
@@ -220,13 +237,18 @@ int main() {
     for (auto& wrk : wrks) wrk.join();
     const std::int64_t warmRefreshes = fleet.salesforce.counter("refreshCalls") - refreshesBeforeWarm;
 
-    std::printf("%-10s %12s %10s %10s %10s %s\n", "instance", "requests/s", "p50", "p99", "non-2xx", "socket errors");
+    std::printf("%-10s %12s %10s %10s %10s %12s %10s %s\n", "instance", "requests/s", "p50", "p99", "non-2xx",
+                "store reads/s", "grants/read", "socket errors");
     double summedRate = 0;
     for (std::size_t instance = 0; instance < results.size(); ++instance) {
         const WrkResult& result = results[instance];
         summedRate += result.requestsPerSecond;
-        std::printf("%-10s %12.0f %10s %10s %10lld %s\n", instance == 0 ? "A" : "B", result.requestsPerSecond,
-                    result.p50.c_str(), result.p99.c_str(), result.non2xx,
+        // The invalidation reads the instance's grants shared (InvalidationWatch), and how many grants each served.
+        const double reads = metricValue(fleet.port(instance), kInvalidationReads) - readsBefore[instance];
+        const double granted = metricValue(fleet.port(instance), kGranted) - grantedBefore[instance];
+        std::printf("%-10s %12.0f %10s %10s %10lld %12.0f %10.1f %s\n", instance == 0 ? "A" : "B",
+                    result.requestsPerSecond, result.p50.c_str(), result.p99.c_str(), result.non2xx, reads / kSeconds,
+                    reads > 0 ? granted / reads : 0.0,
                     result.socketErrors.empty() ? "none" : result.socketErrors.c_str());
     }
     std::printf("%-10s %12.0f\n", "A + B", summedRate);
