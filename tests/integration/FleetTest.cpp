@@ -502,6 +502,29 @@ TEST_F(FleetTest, RotationAcrossInstancesNeverPresentsARetiredRefreshToken) {
     EXPECT_EQ(connectivity.json()->getObject("crm")->getValue<std::string>("status"), "Connected");
 }
 
+// The contract's "the next request refreshes" holds fleet-wide: B does not wait out its copy of the token.
+TEST_F(FleetTest, InvalidationThroughOneInstanceMakesTheNextRequestOnTheOtherRefresh) {
+    const auto [profile, users] = connectedOrganization("Invalidated", 2);
+    const HttpResult first = brokerToken(portA(), users[0].legacyId);
+    ASSERT_EQ(first.status, 200) << first.body;
+    const HttpResult copyOnB = brokerToken(portB(), users[1].legacyId);
+    ASSERT_EQ(copyOnB.status, 200) << copyOnB.body;
+    ASSERT_EQ(accessTokenOf(copyOnB), accessTokenOf(first));
+    ASSERT_EQ(fleet().salesforce().counter("refreshCalls"), 1);
+
+    std::string current = accessTokenOf(first);
+    for (int round = 0; round < 3; ++round) {
+        invalidate(portA(), users[0].legacyId);
+        const HttpResult next = brokerToken(portB(), users[1].legacyId);  // at once: no sleep in between
+        ASSERT_EQ(next.status, 200) << "round " << round << ": " << next.body;
+        EXPECT_NE(accessTokenOf(next), current) << "round " << round;
+        EXPECT_EQ(fleet().salesforce().counter("refreshCalls"), round + 2) << "round " << round;
+        const HttpResult onA = brokerToken(portA(), users[0].legacyId);
+        EXPECT_EQ(accessTokenOf(onA), accessTokenOf(next)) << "round " << round;
+        current = accessTokenOf(next);
+    }
+}
+
 TEST_F(FleetTest, LossIsSeenByBothInstancesWithinASecondAndRecordedOnce) {
     const auto [profile, users] = connectedOrganization("Loss", 3);
     ASSERT_EQ(brokerToken(portA(), users[0].legacyId).status, 200);
