@@ -113,8 +113,9 @@ constexpr std::string_view kVersion2[] = {
 
 // Version 3: access-token invalidations (Store::invalidateAccessToken), so that every instance obeys one at its next
 // grant: a counter of one row numbers them store-wide, and each organization keeps the number of its latest one.
-// The unique key on the generation is the index that instances read the latest invalidations through. MySQL commits
-// each statement at once: IF NOT EXISTS lets the version be applied again after a crash between the two.
+// The unique key on the generation is the index that instances read the latest invalidations through. Each running
+// instance records the generation it has applied, under a lease, so that an invalidation can wait for them all.
+// MySQL commits each statement at once: IF NOT EXISTS lets the version be applied again after a crash between them.
 constexpr std::string_view kVersion3[] = {
     R"(CREATE TABLE IF NOT EXISTS access_token_invalidation_counter (
         id {ID},
@@ -123,6 +124,10 @@ constexpr std::string_view kVersion3[] = {
         org_id {ID},
         generation BIGINT NOT NULL,
         UNIQUE (generation)){TABLE})",
+    R"(CREATE TABLE IF NOT EXISTS invalidation_followers (
+        instance_id VARCHAR(64) NOT NULL PRIMARY KEY,
+        applied_generation BIGINT NOT NULL,
+        expires_at_ms BIGINT NOT NULL){TABLE})",
 };
 
 std::vector<SchemaVersion> buildCatalog(const DialectWords& words) {

@@ -125,6 +125,7 @@ void BridgeService::start() {
             std::min<std::chrono::milliseconds>(config_.salesforce.keepAliveInterval / 4, std::chrono::minutes(1));
         keepAlive_ = std::make_unique<KeepAlive>(*broker_, *store_, keepAlive);
     }
+    invalidationFollower_ = std::make_unique<InvalidationFollower>(*broker_);
     server_->start();
     logger("http")->info("listening on port {}", server_->port());
     if (server_->internalPort() != 0) {
@@ -135,6 +136,7 @@ void BridgeService::start() {
 void BridgeService::stop() {
     if (server_) server_->stop();
     if (keepAlive_) keepAlive_->stop();
+    if (invalidationFollower_) invalidationFollower_->stop();
 }
 
 int BridgeService::port() const { return server_->port(); }

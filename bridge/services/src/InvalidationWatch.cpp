@@ -14,25 +14,69 @@ Error storeUnavailable() { return Error(ErrorCode::StoreUnavailable, "The store 
 }  // namespace
 
 InvalidationWatch::InvalidationWatch(Store& store, Metrics& metrics)
-    : store_(store), reads_(metrics.counter("bridge_broker_invalidation_reads_total", "")) {}
+    : store_(store),
+      followerReads_(metrics.counter("bridge_broker_invalidation_reads_total", "by=\"follower\"")),
+      grantReads_(metrics.counter("bridge_broker_invalidation_reads_total", "by=\"grant\"")) {}
 
 std::int64_t InvalidationWatch::latestInvalidation(std::int64_t orgId, Clock::time_point deadline) {
     std::unique_lock lock(mutex_);
+    if (Clock::now() < followedUntil_.load()) return knownLatest(orgId);
+    awaitNextRound(lock, deadline, grantReads_);
+    if (lastRoundFailure_) throw Error(*lastRoundFailure_);
+    return knownLatest(orgId);
+}
+
+void InvalidationWatch::follow(const std::string& instanceId, std::chrono::milliseconds lease) {
+    std::int64_t applied = 0;
+    {
+        std::unique_lock lock(mutex_);
+        awaitNextRound(lock, std::nullopt, followerReads_);
+        if (lastRoundFailure_) return followingFailed(lastRoundFailure_->what());
+        applied = latestSeen_.load();
+    }
+    const Clock::time_point sentAt = Clock::now();
+    if (applied == recordedGeneration_ && sentAt < recordedAt_ + lease / 3) return;
+    try {
+        store_.recordAppliedInvalidation(instanceId, applied, lease);
+    } catch (const std::exception& error) {
+        return followingFailed(error.what());
+    }
+    recordedGeneration_ = applied;
+    recordedAt_ = sentAt;
+    followedUntil_.store(sentAt + lease - lease / 4);
+    if (failing_) logger("broker")->info("following the store's invalidations again");
+    failing_ = false;
+}
+
+void InvalidationWatch::awaitNextRound(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
+                                       Metrics::Counter& reads) {
     // A round already under way may have read the store before this call: only the next one counts.
     const std::uint64_t needed = roundsStarted_ + 1;
     while (roundsFinished_ < needed) {
         if (!reading_) {
-            readRound(lock);  // this caller reads for everyone waiting
-        } else if (roundFinished_.wait_until(lock, deadline) == std::cv_status::timeout && roundsFinished_ < needed) {
+            readRound(lock, reads);  // this caller reads for everyone waiting
+        } else if (!deadline) {
+            roundFinished_.wait(lock);
+        } else if (roundFinished_.wait_until(lock, *deadline) == std::cv_status::timeout && roundsFinished_ < needed) {
             throw storeUnavailable();
         }
     }
-    if (lastRoundFailure_) throw Error(*lastRoundFailure_);
+}
+
+std::int64_t InvalidationWatch::knownLatest(std::int64_t orgId) const {
     const auto found = latestByOrganization_.find(orgId);
     return found == latestByOrganization_.end() ? floor_ : std::max(floor_, found->second);
 }
 
-void InvalidationWatch::readRound(std::unique_lock<std::mutex>& lock) {
+void InvalidationWatch::followingFailed(const std::string& reason) {
+    if (!failing_) {
+        logger("broker")->warn("following the store's invalidations failed ({}): grants read them until it works again",
+                               reason);
+    }
+    failing_ = true;
+}
+
+void InvalidationWatch::readRound(std::unique_lock<std::mutex>& lock, Metrics::Counter& reads) {
     reading_ = true;
     ++roundsStarted_;
     const bool first = !firstRoundDone_;
@@ -42,7 +86,7 @@ void InvalidationWatch::readRound(std::unique_lock<std::mutex>& lock) {
     std::vector<AccessTokenInvalidation> invalidations;
     lock.unlock();
     try {
-        reads_.increment();
+        reads.increment();
         if (first) {
             latest = store_.latestAccessTokenInvalidation();
         } else {
@@ -62,7 +106,8 @@ void InvalidationWatch::readRound(std::unique_lock<std::mutex>& lock) {
             latestSeen_.store(latest);
         }
         for (const AccessTokenInvalidation& invalidation : invalidations) {
-            latestByOrganization_[invalidation.orgId] = invalidation.generation;
+            std::int64_t& known = latestByOrganization_[invalidation.orgId];
+            known = std::max(known, invalidation.generation);
             latestSeen_.store(std::max(latestSeen_.load(), invalidation.generation));
         }
     }

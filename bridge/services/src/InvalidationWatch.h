@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -16,19 +17,25 @@
 namespace bridge {
 
 // What this instance knows of the store's access-token invalidations (Store::invalidateAccessToken, through any
-// instance), kept current by reads of the store that concurrent requests share.
+// instance).
 //
 // The promise: a grant that starts after an invalidation returned, on whatever instance, never hands out a token
-// read before it. A grant calls latestInvalidation(), which waits for a read of the store that *began after the
-// call* and returns the organization's latest invalidation known then. A token read from the store carries the
-// mark() taken just before that read; it may be handed out only if its mark is at least latestInvalidation().
-// Why that suffices: invalidations commit in the order of their generations, so a token read before invalidation g
-// committed was marked with a generation seen before that, hence below g; and the read that a later grant waits
-// for sees g.
+// read before it. A token read from the store carries the mark() taken just before that read; it may be handed out
+// only if its mark is at least latestInvalidation() for its organization. Invalidations commit in the order of their
+// generations, so a token read before invalidation g committed was marked with a generation seen before that, hence
+// below g.
 //
-// Coalescing: at most one read at a time; every caller that arrives while one is under way waits for the next,
-// which then serves all of them. So each grant waits at most about two store round trips, and the store answers
-// at most one query per round trip per instance, however many requests there are. Thread-safe.
+// How latestInvalidation() knows of every invalidation that returned before it was called:
+// - Followed (the usual case): follow() runs every few milliseconds on a background thread (InvalidationFollower):
+//   it reads what changed and records in the store the generation applied, under a lease on the database's clock.
+//   An invalidation returns only once every instance with a live lease has applied it (TokenBroker::invalidate), so
+//   while this instance's own lease is live, what it knows is enough: no store read on the grant's path. The
+//   instance counts its lease from before it sent the record, shortened by a quarter, so it stops trusting it before
+//   the store's copy expires.
+// - Otherwise (starting, the store slow or down, the follower stopped): the grant waits for a read of the store that
+//   began after the call. At most one read at a time; every caller that arrives while one is under way waits for
+//   the next, which then serves all of them.
+// Thread-safe.
 class InvalidationWatch {
 public:
     using Clock = std::chrono::steady_clock;
@@ -41,17 +48,32 @@ public:
     // The mark for a token about to be read from the store: the latest generation already seen.
     std::int64_t mark() const { return latestSeen_.load(); }
 
-    // Waits for a read of the store's invalidations that begins after this call, then returns the generation a
-    // token of the organization must be marked with at least. Throws Error(StoreUnavailable) when that read fails or
+    // The generation a token of the organization must be marked with at least. Unless followed, waits for a read of
+    // the store's invalidations that begins after this call; throws Error(StoreUnavailable) when that read fails or
     // the deadline passes first.
     std::int64_t latestInvalidation(std::int64_t orgId, Clock::time_point deadline);
 
+    // One step of following: reads what changed and, when the generation moved or a third of the lease went by,
+    // records in the store the generation applied, as `instanceId`, for `lease`. Failures are logged once and leave
+    // the lease to lapse.
+    void follow(const std::string& instanceId, std::chrono::milliseconds lease);
+    // Following stopped: grants read the invalidations again from now on.
+    void unfollow() { followedUntil_.store(Clock::time_point::min()); }
+
 private:
+    // Waits for a round that begins after the call (leading it if none is under way); `lock` held on return.
+    // `reads` counts the round if this caller leads it.
+    void awaitNextRound(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,
+                        Metrics::Counter& reads);
     // Reads what changed in the store as the next round, `lock` released meanwhile; its waiters are woken after.
-    void readRound(std::unique_lock<std::mutex>& lock);
+    void readRound(std::unique_lock<std::mutex>& lock, Metrics::Counter& reads);
+    std::int64_t knownLatest(std::int64_t orgId) const;  // mutex_ held
+    // Logs a failure of following once, until following works again.
+    void followingFailed(const std::string& reason);
 
     Store& store_;
-    Metrics::Counter& reads_;
+    Metrics::Counter& followerReads_;
+    Metrics::Counter& grantReads_;  // none while followed: a rise means following fails
 
     std::mutex mutex_;
     std::condition_variable roundFinished_;
@@ -65,6 +87,12 @@ private:
     std::int64_t floor_ = 0;
     std::unordered_map<std::int64_t, std::int64_t> latestByOrganization_;  // invalidations above floor_
     std::atomic<std::int64_t> latestSeen_{0};                              // written under mutex_
+
+    // Only the follower thread touches these three.
+    std::int64_t recordedGeneration_ = -1;
+    Clock::time_point recordedAt_;
+    bool failing_ = false;
+    std::atomic<Clock::time_point> followedUntil_{Clock::time_point::min()};
 };
 
 }  // namespace bridge

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <exception>
 #include <future>
+#include <thread>
 #include <utility>
 
 #include "BrokerRules.h"
@@ -59,6 +60,9 @@ TokenBroker::TokenBroker(Store& store, const SalesforceClient& salesforce, const
     : store_(store),
       cipher_(cipher),
       requestBudget_(settings.salesforceTimeout + settings.leaseMargin),
+      instanceId_(settings.instanceId),
+      invalidationPoll_(settings.invalidationPoll),
+      invalidationLease_(settings.invalidationLease),
       refresher_(std::make_unique<OrganizationRefresher>(store, salesforce, cipher, metrics, settings)),
       invalidations_(std::make_unique<InvalidationWatch>(store, metrics)),
       users_(settings.snapshotMaxAge),
@@ -66,7 +70,8 @@ TokenBroker::TokenBroker(Store& store, const SalesforceClient& salesforce, const
       granted_(metrics.counter(kRequestsMetric, "outcome=\"granted\"")),
       cacheHits_(metrics.counter(kCacheMetric, "result=\"hit\"")),
       cacheMisses_(metrics.counter(kCacheMetric, "result=\"miss\"")),
-      otherRefusals_(metrics.counter(kRequestsMetric, "outcome=\"other\"")) {
+      otherRefusals_(metrics.counter(kRequestsMetric, "outcome=\"other\"")),
+      invalidationWaitsAbandoned_(metrics.counter("bridge_broker_invalidation_waits_abandoned_total", "")) {
     for (ErrorCode code : {ErrorCode::AddinNotSupported, ErrorCode::ValidationFailed, ErrorCode::UserNotFound,
                            ErrorCode::UserInactive, ErrorCode::NotConnected, ErrorCode::SyncSuspended,
                            ErrorCode::SalesforceUnavailable, ErrorCode::StoreUnavailable}) {
@@ -116,8 +121,34 @@ AccessGrant TokenBroker::serve(const UserRef& user, std::string_view client, Clo
 
 void TokenBroker::invalidate(const UserRef& user) {
     const std::int64_t orgId = userSnapshot(user)->orgId;
-    store_.invalidateAccessToken(orgId);
+    const std::int64_t generation = store_.invalidateAccessToken(orgId);
     organizations_.forget(orgId);
+    // This instance included: its own grants trust what it follows as much as the others do.
+    const auto giveUpAt = Clock::now() + invalidationLease_ + 4 * invalidationPoll_;
+    const auto pause = std::max(std::chrono::milliseconds(1), invalidationPoll_ / 2);
+    while (store_.countInstancesBehind(generation) > 0) {
+        if (Clock::now() >= giveUpAt) {
+            // Not reachable by an instance that follows: its lease would have lapsed. A clock of the database that
+            // jumped back could cause it.
+            invalidationWaitsAbandoned_.increment();
+            logger("broker")->warn("invalidation {} of organization {}: instances still behind after {} ms", generation,
+                                   orgId, invalidationLease_.count());
+            return;
+        }
+        std::this_thread::sleep_for(pause);
+    }
+}
+
+void TokenBroker::followInvalidations() { invalidations_->follow(instanceId_, invalidationLease_); }
+
+void TokenBroker::stopFollowingInvalidations() {
+    invalidations_->unfollow();
+    try {
+        store_.forgetInstance(instanceId_);
+    } catch (const std::exception& error) {
+        // Its record lapses on its own within invalidationLease.
+        logger("broker")->warn("could not withdraw from following the invalidations: {}", error.what());
+    }
 }
 
 void TokenBroker::connectionChanged(std::int64_t orgId) { organizations_.forget(orgId); }

@@ -1,5 +1,6 @@
 // SqlStore: access-token invalidations, numbered store-wide so that every instance can learn of them with one cheap
-// query (schema version 3).
+// query, and the generation each running instance has applied, under a lease on the database's clock (schema
+// version 3).
 #include <Poco/Data/Statement.h>
 #include <Poco/Tuple.h>
 
@@ -63,6 +64,52 @@ std::vector<AccessTokenInvalidation> SqlStore::listAccessTokenInvalidationsAfter
         invalidations.reserve(rows.size());
         for (const auto& row : rows) invalidations.push_back({row.get<0>(), row.get<1>()});
         return invalidations;
+    });
+}
+
+void SqlStore::recordAppliedInvalidation(const std::string& instanceId, std::int64_t generation,
+                                         std::chrono::milliseconds lease) {
+    const std::string nowMs(databaseNowMs());
+    const Int64 leaseMs = lease.count();
+    // Only the instance itself writes its row. MySQL counts an UPDATE that changes nothing as no row: then the
+    // INSERT below finds the row and there is nothing to do.
+    const bool updated = inTransaction([&](Session& session) {
+        Poco::Data::Statement update(session);
+        update << "UPDATE invalidation_followers SET applied_generation = ?, expires_at_ms = " + nowMs +
+                      " + ? WHERE instance_id = ?",
+            bind(Int64{generation}), bind(leaseMs), bind(instanceId);
+        return update.execute() == 1;
+    });
+    if (updated) return;
+    // The instance's first record, in a transaction of its own (on MySQL, inserting under the gap lock of the UPDATE
+    // above could deadlock with another instance doing the same). Rows of instances gone for an hour go with it.
+    try {
+        inTransaction([&](Session& session) {
+            session << "DELETE FROM invalidation_followers WHERE expires_at_ms < " + nowMs + " - 3600000", now;
+            session << "INSERT INTO invalidation_followers (instance_id, applied_generation, expires_at_ms) "
+                       "VALUES (?, ?, " +
+                           nowMs + " + ?)",
+                bind(instanceId), bind(Int64{generation}), bind(leaseMs), now;
+        });
+    } catch (const DuplicateKey&) {
+        // the row exists and already said as much
+    }
+}
+
+int SqlStore::countInstancesBehind(std::int64_t generation) {
+    const std::string nowMs(databaseNowMs());
+    return withSession([&](Session& session) {
+        Int64 behind = 0;
+        session << "SELECT COUNT(*) FROM invalidation_followers WHERE applied_generation < ? AND expires_at_ms > " +
+                       nowMs,
+            bind(Int64{generation}), into(behind), now;
+        return static_cast<int>(behind);
+    });
+}
+
+void SqlStore::forgetInstance(const std::string& instanceId) {
+    inTransaction([&](Session& session) {
+        session << "DELETE FROM invalidation_followers WHERE instance_id = ?", bind(instanceId), now;
     });
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bridge/services/Connectivity.h"
+#include "bridge/services/InvalidationFollower.h"
 #include "bridge/services/KeepAlive.h"
 #include "bridge/services/TokenBroker.h"
 #include "bridge/store/SqliteStore.h"
@@ -275,6 +276,33 @@ protected:
 
     bool metricsShow(const std::string& series) { return metrics_.render().find(series + "\n") != std::string::npos; }
 
+    // The value of one series of the brokers' metrics; 0 while it has none.
+    double metricValue(const std::string& series) {
+        const std::string rendered = metrics_.render();
+        const auto at = rendered.find(series + " ");
+        return at == std::string::npos ? 0 : std::stod(rendered.substr(at + series.size() + 1));
+    }
+    double grantReads() { return metricValue(R"(bridge_broker_invalidation_reads_total{by="grant"})"); }
+
+    // Starts following the invalidations for `broker`, as `bridge serve` does, and returns once its grants need no
+    // read: the follower has read and recorded at least once (its second round begins after the first record).
+    std::unique_ptr<InvalidationFollower> follow(TokenBroker& broker) {
+        const double before = metricValue(R"(bridge_broker_invalidation_reads_total{by="follower"})");
+        auto follower = std::make_unique<InvalidationFollower>(broker);
+        const auto giveUpAt = Clock::now() + 5s;
+        while (metricValue(R"(bridge_broker_invalidation_reads_total{by="follower"})") < before + 2) {
+            if (Clock::now() > giveUpAt) {
+                ADD_FAILURE() << "the follower never read the invalidations twice";
+                break;
+            }
+            std::this_thread::sleep_for(5ms);
+        }
+        return follower;
+    }
+
+    void expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(bool followed);
+    void expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(bool followed);
+
     std::filesystem::path directory_;
     SqliteStore store_;
     StandinProcess standin_;
@@ -393,7 +421,9 @@ TEST_F(TokenBrokerTest, OneSharedAccessTokenPerOrganizationIsReusedWithoutSalesf
     EXPECT_TRUE(metricsShow("bridge_salesforce_refresh_seconds_count{} 1"));
 }
 
-TEST_F(TokenBrokerTest, WarmRequestsShareInvalidationReadsAndTouchNothingElse) {
+// Followed, as `bridge serve` runs it, a warm request reads nothing: what it must know of the invalidations comes
+// through the follower's background reads (and invalidate() waits for the follower).
+TEST_F(TokenBrokerTest, WarmRequestsOfAFollowedBrokerTouchNeitherStoreNorSalesforce) {
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     connect(orgId);
@@ -401,10 +431,11 @@ TEST_F(TokenBrokerTest, WarmRequestsShareInvalidationReadsAndTouchNothingElse) {
     BrokerSettings settings = brokerSettings();
     settings.snapshotMaxAge = 30s;  // so that no copy goes stale while this test measures
     const auto warmBroker = makeBroker(countingStore, settings);
+    const auto follower = follow(*warmBroker);
     warmBroker->accessToken(ann.legacyId, "sync");
     warmBroker->accessToken(ann.legacyId, "sync");  // the refresh dropped the copy of the organization: read again
     countingStore.calls = 0;
-    countingStore.invalidationReads = 0;
+    const double grantReadsBefore = grantReads();
 
     constexpr int kThreads = 2;
     constexpr int kRequestsEach = 50000;
@@ -424,17 +455,48 @@ TEST_F(TokenBrokerTest, WarmRequestsShareInvalidationReadsAndTouchNothingElse) {
     const double perSecond = kThreads * kRequestsEach / seconds;
     std::printf("warm broker requests: %.0f per second on %d threads\n", perSecond, kThreads);
 
-    std::printf("invalidation reads: %d for %d requests\n", countingStore.invalidationReads.load(),
-                kThreads * kRequestsEach);
-
     EXPECT_EQ(mismatches, 0);
     EXPECT_EQ(countingStore.calls, 0);
-    // At most one read per request, fewer when requests arrive while a read is under way.
-    EXPECT_GT(countingStore.invalidationReads, 0);
-    EXPECT_LE(countingStore.invalidationReads, kThreads * kRequestsEach);
+    EXPECT_EQ(grantReads(), grantReadsBefore);
+    EXPECT_GT(countingStore.invalidationReads, 0) << "the follower read them meanwhile";
     EXPECT_EQ(refreshCalls(), 1);
     // The whole server's target through HTTP: the broker's part must never be what limits it.
     EXPECT_GT(perSecond, 50000.0);
+}
+
+// Not followed (starting, the store too slow to follow, the follower stopped), each request waits for a read of the
+// invalidations that it shares with every request that arrived while the previous one was under way.
+TEST_F(TokenBrokerTest, WarmRequestsOfAnUnfollowedBrokerShareTheirInvalidationReads) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    CountingStore countingStore(databasePath(), kPoolSize);
+    BrokerSettings settings = brokerSettings();
+    settings.snapshotMaxAge = 30s;
+    const auto warmBroker = makeBroker(countingStore, settings);
+    warmBroker->accessToken(ann.legacyId, "sync");
+    warmBroker->accessToken(ann.legacyId, "sync");
+    countingStore.calls = 0;
+    countingStore.invalidationReads = 0;
+    const double grantReadsBefore = grantReads();
+
+    constexpr int kThreads = 2;
+    constexpr int kRequestsEach = 5000;
+    std::vector<std::thread> threads;
+    for (int thread = 0; thread < kThreads; ++thread) {
+        threads.emplace_back([&] {
+            for (int request = 0; request < kRequestsEach; ++request) warmBroker->accessToken(ann.legacyId, "sync");
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    std::printf("invalidation reads: %d for %d requests\n", countingStore.invalidationReads.load(),
+                kThreads * kRequestsEach);
+
+    EXPECT_EQ(countingStore.calls, 0);
+    EXPECT_GT(countingStore.invalidationReads, 0);
+    EXPECT_LE(countingStore.invalidationReads, kThreads * kRequestsEach);
+    EXPECT_EQ(grantReads() - grantReadsBefore, countingStore.invalidationReads);
+    EXPECT_EQ(refreshCalls(), 1);
 }
 
 TEST_F(TokenBrokerTest, InvalidatedTokenIsForgottenAndTheNextRequestRefreshes) {
@@ -452,7 +514,7 @@ TEST_F(TokenBrokerTest, InvalidatedTokenIsForgottenAndTheNextRequestRefreshes) {
 }
 
 // The contract's "the next request refreshes", across instances: B's copy is not waited out (it would last 30 s).
-TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOther) {
+void TokenBrokerTest::expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(bool followed) {
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     const User bob = createUser(orgId, "bob@acme.example");
@@ -463,6 +525,8 @@ TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTh
     const auto instanceA = makeBroker(store_, settings);
     settings.instanceId = "instance-b";
     const auto instanceB = makeBroker(otherStore, settings);
+    const auto followerA = followed ? follow(*instanceA) : nullptr;
+    const auto followerB = followed ? follow(*instanceB) : nullptr;
 
     std::string current = instanceA->accessToken(ann.legacyId, "sync").accessToken;
     ASSERT_EQ(instanceB->accessToken(bob.legacyId, "sync").accessToken, current);
@@ -479,11 +543,22 @@ TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTh
         current = next;
     }
     EXPECT_EQ(refreshCalls(), 5);
+    if (followed) {
+        EXPECT_EQ(grantReads(), 0) << "the grants read the invalidations: following did not work";
+    }
+}
+
+TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOther) {
+    expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(true);
+}
+
+TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOtherUnfollowed) {
+    expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(false);
 }
 
 // Under load on B, while A invalidates now and then: no grant that started after an invalidation returned hands
 // out a token retired by it, however the grants share their reads and flights.
-TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken) {
+void TokenBrokerTest::expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(bool followed) {
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     connect(orgId);
@@ -493,6 +568,8 @@ TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheReti
     const auto instanceA = makeBroker(store_, settings);
     settings.instanceId = "instance-b";
     const auto instanceB = makeBroker(otherStore, settings);
+    const auto followerA = followed ? follow(*instanceA) : nullptr;
+    const auto followerB = followed ? follow(*instanceB) : nullptr;
     standin_.settings(StandinSettingsChange{.refreshDelayMs = 50});  // refreshes overlap the grants that wait
 
     struct Grant {
@@ -548,6 +625,43 @@ TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheReti
     EXPECT_EQ(static_cast<int>(retiredAt.size()), kInvalidations) << "each invalidation retired a token of its own";
     EXPECT_EQ(refreshCalls(), kInvalidations + 1);
     std::printf("%d grants on B around %d invalidations on A\n", grantCount, kInvalidations);
+    if (followed) {
+        EXPECT_EQ(grantReads(), 0) << "the grants read the invalidations: following did not work";
+    }
+}
+
+TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken) {
+    expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(true);
+}
+
+TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredTokenUnfollowed) {
+    expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(false);
+}
+
+// An instance that stopped following is not waited for, and its grants read the invalidations again.
+TEST_F(TokenBrokerTest, AnInstanceThatStoppedFollowingIsNotWaitedForAndReadsForEachGrant) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    SqliteStore otherStore(databasePath(), kPoolSize);
+    BrokerSettings settings = brokerSettings("instance-a");
+    settings.snapshotMaxAge = 30s;
+    settings.invalidationLease = 20s;  // waiting for B until its record lapsed would show
+    const auto instanceA = makeBroker(store_, settings);
+    settings.instanceId = "instance-b";
+    const auto instanceB = makeBroker(otherStore, settings);
+    const auto followerA = follow(*instanceA);
+    auto followerB = follow(*instanceB);
+    const std::string first = instanceB->accessToken(ann.legacyId, "sync").accessToken;
+    ASSERT_EQ(grantReads(), 0);
+
+    followerB->stop();
+    const auto started = Clock::now();
+    instanceA->invalidate(ann.legacyId);
+    EXPECT_LT(Clock::now() - started, 2s) << "A waited for an instance that had withdrawn";
+    EXPECT_NE(instanceB->accessToken(ann.legacyId, "sync").accessToken, first);
+    EXPECT_GT(grantReads(), 0);
+    EXPECT_EQ(refreshCalls(), 2);
 }
 
 // Whoever can write the store must not be able to send the organization's access token to a host of their own.

@@ -907,6 +907,34 @@ TYPED_TEST(StoreConformanceTest, ConcurrentInvalidationsCommitInTheOrderOfTheirG
     EXPECT_EQ(store.latestAccessTokenInvalidation(), kThreads * kEach);
 }
 
+// What an invalidation waits for (TokenBroker::invalidate): the instances whose record is live and shows less.
+TYPED_TEST(StoreConformanceTest, InstancesBehindAnInvalidationAreTheLiveOnesThatAppliedLess) {
+    Store& store = this->store();
+    EXPECT_EQ(store.countInstancesBehind(1), 0);
+    store.recordAppliedInvalidation("a", 1, 60s);
+    store.recordAppliedInvalidation("b", 3, 60s);
+    EXPECT_EQ(store.countInstancesBehind(1), 0);
+    EXPECT_EQ(store.countInstancesBehind(2), 1);
+    EXPECT_EQ(store.countInstancesBehind(4), 2);
+    store.recordAppliedInvalidation("a", 5, 60s);
+    store.recordAppliedInvalidation("a", 5, 60s);  // the same again, within the same millisecond or not
+    EXPECT_EQ(store.countInstancesBehind(4), 1);
+    store.forgetInstance("b");
+    EXPECT_EQ(store.countInstancesBehind(4), 0);
+
+    // A record lapses by the database's clock; recorded again, it counts again.
+    const auto recorded = Clock::now();
+    store.recordAppliedInvalidation("c", 0, 300ms);
+    EXPECT_EQ(store.countInstancesBehind(1), 1);
+    while (store.countInstancesBehind(1) > 0) {
+        ASSERT_LT(Clock::now() - recorded, 5s) << "the record never lapsed";
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_GE(Clock::now() - recorded, 280ms);
+    store.recordAppliedInvalidation("c", 0, 60s);
+    EXPECT_EQ(store.countInstancesBehind(1), 1);
+}
+
 TYPED_TEST(StoreConformanceTest, SchemaVersion3UpgradesAStoreAtVersion2AndKeepsItsTokens) {
     const std::string dsn = this->backend_.freshDsn();
     auto store = openStore(dsn, kPoolSize);
@@ -916,7 +944,7 @@ TYPED_TEST(StoreConformanceTest, SchemaVersion3UpgradesAStoreAtVersion2AndKeepsI
     ASSERT_EQ(store->applySchema({versions[0], versions[1]}), 2);
     const std::int64_t orgId = store->createOrganization("Before version 3", kFirstNewLegacyId).legacyId;
     ASSERT_TRUE(store->applyTransition(transitionTo(connectedConnection(orgId, "refresh-1"), 0)));
-    ASSERT_TRUE(store->tryAcquireRefreshLease(orgId, "broker-setup", kNowMs, kNowMs + 1000));
+    ASSERT_TRUE(store->tryAcquireRefreshLease(orgId, "broker-setup", std::chrono::seconds(60)));
     ASSERT_TRUE(store->commitRefresh(refreshOutcome(orgId, "broker-setup", "refresh-1", "access-1")));
 
     EXPECT_EQ(migrations::upgradeSchema(*store), versions.back().version);

@@ -48,17 +48,24 @@ struct BrokerSettings {
     std::chrono::milliseconds leaseDuration{6000};
     // Where a rotated refresh token waits when the store could not take it before its lease ended.
     std::string recoveryFile = "refresh-recovery.jsonl";
-    // Names this running instance in refresh leases; distinct per instance.
+    // Names this running instance in refresh leases and in the store's record of who follows the invalidations;
+    // distinct per instance.
     std::string instanceId;
+    // How often the instance reads the store's invalidations in the background (InvalidationFollower)...
+    std::chrono::milliseconds invalidationPoll{10};
+    // ...and how long its record of the generation it applied holds: an invalidation waits at most about this long
+    // for an instance that stopped following (frozen, cut off from the store) before returning without it.
+    std::chrono::milliseconds invalidationLease{3000};
 };
 
 // The token broker (API.md, "Token broker"): hands the sync engine the organization's shared access token,
 // minted from the service account's refresh token.
 //
 // Hot path: in-memory copies of user -> (organization, active) and organization -> (connection state, decrypted
-// access token), each at most snapshotMaxAge old, so a warm request writes nothing and calls no one. It reads only
-// the store's invalidations, through a read it shares with every request that arrived meanwhile
-// (InvalidationWatch): an invalidation through any instance that returned before a request arrived is obeyed by it.
+// access token), each at most snapshotMaxAge old, so a warm request reads nothing, writes nothing and calls no one.
+// An invalidation through any instance that returned before a request arrived is obeyed by it (InvalidationWatch):
+// each instance follows the store's invalidations in the background, and invalidate() returns once every instance
+// that follows them has applied it; an instance that could not follow them lately reads them for each request.
 // Cold path: single flight per organization. Concurrent requests of this process share one flight; its leader
 // takes the store's refresh lease so that one instance at a time refreshes, and the others wait for what it stores.
 // Thread-safe.
@@ -77,8 +84,15 @@ public:
     AccessGrant accessToken(const UserRef& user, std::string_view client);
 
     // The sync engine found the access token bad: forget it here and in the store, so that the next request through
-    // any instance refreshes. Throws Error(UserNotFound).
+    // any instance refreshes. Returns once every instance following the invalidations has applied it, or at most
+    // about invalidationLease later (logged and counted). Throws Error(UserNotFound), Error(StoreUnavailable).
     void invalidate(const UserRef& user);
+
+    // One step of following the store's invalidations, for InvalidationFollower; never throws.
+    void followInvalidations();
+    // This instance stops following them: no invalidation waits for it any more. Never throws.
+    void stopFollowingInvalidations();
+    std::chrono::milliseconds invalidationPoll() const { return invalidationPoll_; }
 
     // The organization's connection changed through a panel on this instance: drop its in-memory copies at once.
     void connectionChanged(std::int64_t orgId);
@@ -117,6 +131,9 @@ private:
     Store& store_;
     const TokenCipher& cipher_;
     const Clock::duration requestBudget_;
+    const std::string instanceId_;
+    const std::chrono::milliseconds invalidationPoll_;
+    const std::chrono::milliseconds invalidationLease_;
     std::unique_ptr<OrganizationRefresher> refresher_;
     std::unique_ptr<InvalidationWatch> invalidations_;
 
@@ -132,6 +149,7 @@ private:
     Metrics::Counter& cacheMisses_;
     std::unordered_map<ErrorCode, Metrics::Counter*> refusals_;
     Metrics::Counter& otherRefusals_;
+    Metrics::Counter& invalidationWaitsAbandoned_;
 };
 
 }  // namespace bridge

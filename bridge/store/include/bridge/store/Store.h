@@ -196,6 +196,14 @@ public:
     virtual std::int64_t latestAccessTokenInvalidation() = 0;
     // Every organization whose latest invalidation is above `generation`, by generation.
     virtual std::vector<AccessTokenInvalidation> listAccessTokenInvalidationsAfter(std::int64_t generation) = 0;
+    // Each running instance follows the invalidations and records here the generation it has applied, with a lease
+    // of `lease` on the database's clock; invalidations wait for the live ones to catch up (countInstancesBehind).
+    virtual void recordAppliedInvalidation(const std::string& instanceId, std::int64_t generation,
+                                           std::chrono::milliseconds lease) = 0;
+    // The instances whose lease is unexpired and whose applied generation is below `generation`.
+    virtual int countInstancesBehind(std::int64_t generation) = 0;
+    // The instance stopped: nobody waits for it any more.
+    virtual void forgetInstance(const std::string& instanceId) = 0;
     // Refresh leases run on the database's clock, never a host's: instances whose clocks disagree still agree on
     // when a lease ends. Durations in milliseconds: leases are shorter than a second in tests.
     // Takes the organization's refresh lease for `duration` if it is free, expired or already the caller's.
