@@ -7,6 +7,7 @@
 #include <Poco/JWT/Token.h>
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -523,6 +524,34 @@ TEST_F(FleetTest, InvalidationThroughOneInstanceMakesTheNextRequestOnTheOtherRef
         EXPECT_EQ(accessTokenOf(onA), accessTokenOf(next)) << "round " << round;
         current = accessTokenOf(next);
     }
+}
+
+// An instance that stops answering (SIGSTOP: frozen, or as good as cut off from the store) holds an invalidation up
+// only until its record of what it applied lapses (3 s, BrokerSettings::invalidationLease); when it runs again, its
+// grants read the invalidations before trusting what it knows.
+TEST_F(FleetTest, AFrozenInstanceHoldsAnInvalidationUpAtMostItsLeaseAndObeysItWhenItThaws) {
+    const auto [profile, users] = connectedOrganization("Frozen", 2);
+    const HttpResult first = brokerToken(portA(), users[0].legacyId);
+    ASSERT_EQ(first.status, 200) << first.body;
+    ASSERT_EQ(accessTokenOf(brokerToken(portB(), users[1].legacyId)), accessTokenOf(first));
+
+    const int instanceB = fleet().instanceB().pid();
+    ASSERT_EQ(::kill(instanceB, SIGSTOP), 0);
+    struct Thaw {
+        int pid;
+        ~Thaw() { ::kill(pid, SIGCONT); }
+    } thaw{instanceB};
+    const auto started = Clock::now();
+    invalidate(portA(), users[0].legacyId);
+    const auto held = Clock::now() - started;
+    EXPECT_GT(held, 500ms) << "A did not wait for B, whose record was live";
+    EXPECT_LT(held, 4500ms) << "A waited for B past its record's lease";
+    ::kill(instanceB, SIGCONT);
+
+    const HttpResult onB = brokerToken(portB(), users[1].legacyId);
+    ASSERT_EQ(onB.status, 200) << onB.body;
+    EXPECT_NE(accessTokenOf(onB), accessTokenOf(first));
+    EXPECT_EQ(fleet().salesforce().counter("refreshCalls"), 2);
 }
 
 TEST_F(FleetTest, LossIsSeenByBothInstancesWithinASecondAndRecordedOnce) {
