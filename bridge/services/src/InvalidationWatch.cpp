@@ -35,17 +35,27 @@ void InvalidationWatch::follow(const std::string& instanceId, std::chrono::milli
         applied = latestSeen_.load();
     }
     const Clock::time_point sentAt = Clock::now();
-    if (applied == recordedGeneration_ && sentAt < recordedAt_ + lease / 3) return;
+    if (chained_ && applied == recordedGeneration_ && sentAt < recordedAt_ + lease / 3) return;
     try {
         store_.recordAppliedInvalidation(instanceId, applied, lease);
     } catch (const std::exception& error) {
         return followingFailed(error.what());
     }
+    // Trusted only if the previous record was still live when this one landed. Otherwise the store may have shown
+    // none in between, and an invalidation that returned then without waiting for this instance may have committed
+    // after this round read: the next record, after a round that began after this one, is trusted.
+    chained_ = recordedAt_ != Clock::time_point{} && Clock::now() < recordedAt_ + lease - lease / 4;
     recordedGeneration_ = applied;
     recordedAt_ = sentAt;
-    followedUntil_.store(sentAt + lease - lease / 4);
+    if (chained_) followedUntil_.store(sentAt + lease - lease / 4);
     if (failing_) logger("broker")->info("following the store's invalidations again");
     failing_ = false;
+}
+
+void InvalidationWatch::unfollow() {
+    followedUntil_.store(Clock::time_point::min());
+    recordedAt_ = Clock::time_point{};
+    chained_ = false;
 }
 
 void InvalidationWatch::awaitNextRound(std::unique_lock<std::mutex>& lock, std::optional<Clock::time_point> deadline,

@@ -31,7 +31,8 @@ namespace bridge {
 //   An invalidation returns only once every instance with a live lease has applied it (TokenBroker::invalidate), so
 //   while this instance's own lease is live, what it knows is enough: no store read on the grant's path. The
 //   instance counts its lease from before it sent the record, shortened by a quarter, so it stops trusting it before
-//   the store's copy expires.
+//   the store's copy expires; and it trusts a record only if the one before was still live when it landed, so that
+//   no invalidation can have passed it by while the store showed no live record of it.
 // - Otherwise (starting, the store slow or down, the follower stopped): the grant waits for a read of the store that
 //   began after the call. At most one read at a time; every caller that arrives while one is under way waits for
 //   the next, which then serves all of them.
@@ -57,8 +58,8 @@ public:
     // records in the store the generation applied, as `instanceId`, for `lease`. Failures are logged once and leave
     // the lease to lapse.
     void follow(const std::string& instanceId, std::chrono::milliseconds lease);
-    // Following stopped: grants read the invalidations again from now on.
-    void unfollow() { followedUntil_.store(Clock::time_point::min()); }
+    // Following stopped (the follower thread has ended): grants read the invalidations again from now on.
+    void unfollow();
 
 private:
     // Waits for a round that begins after the call (leading it if none is under way); `lock` held on return.
@@ -88,9 +89,10 @@ private:
     std::unordered_map<std::int64_t, std::int64_t> latestByOrganization_;  // invalidations above floor_
     std::atomic<std::int64_t> latestSeen_{0};                              // written under mutex_
 
-    // Only the follower thread touches these three.
+    // Only the follower thread touches these four (and unfollow, once it has ended).
     std::int64_t recordedGeneration_ = -1;
-    Clock::time_point recordedAt_;
+    Clock::time_point recordedAt_;  // when the last record that the store took was sent
+    bool chained_ = false;          // that record landed while the one before was still live
     bool failing_ = false;
     std::atomic<Clock::time_point> followedUntil_{Clock::time_point::min()};
 };

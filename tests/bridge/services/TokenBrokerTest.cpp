@@ -285,14 +285,15 @@ protected:
     double grantReads() { return metricValue(R"(bridge_broker_invalidation_reads_total{by="grant"})"); }
 
     // Starts following the invalidations for `broker`, as `bridge serve` does, and returns once its grants need no
-    // read: the follower has read and recorded at least once (its second round begins after the first record).
+    // read: the follower has recorded twice in a row (a record is trusted when the one before was live), which its
+    // third round follows.
     std::unique_ptr<InvalidationFollower> follow(TokenBroker& broker) {
         const double before = metricValue(R"(bridge_broker_invalidation_reads_total{by="follower"})");
         auto follower = std::make_unique<InvalidationFollower>(broker);
         const auto giveUpAt = Clock::now() + 5s;
-        while (metricValue(R"(bridge_broker_invalidation_reads_total{by="follower"})") < before + 2) {
+        while (metricValue(R"(bridge_broker_invalidation_reads_total{by="follower"})") < before + 3) {
             if (Clock::now() > giveUpAt) {
-                ADD_FAILURE() << "the follower never read the invalidations twice";
+                ADD_FAILURE() << "the follower never read the invalidations three times";
                 break;
             }
             std::this_thread::sleep_for(5ms);
@@ -636,6 +637,41 @@ TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheReti
 
 TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredTokenUnfollowed) {
     expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(false);
+}
+
+// When a grant may trust what the instance knows: after two records in a row, the second landing while the first
+// was live, and until a quarter before the last one's lease ends. A record that lands after its predecessor lapsed is
+// not trusted (an invalidation may have passed the instance by meanwhile), the next one is.
+TEST_F(TokenBrokerTest, GrantsTrustWhatTheInstanceFollowedOnlyWhileItsRecordsFormAnUnbrokenChain) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    BrokerSettings settings = brokerSettings("instance-b");
+    settings.snapshotMaxAge = 30s;
+    settings.invalidationLease = 400ms;
+    const auto broker = makeBroker(store_, settings);
+    broker->accessToken(ann.legacyId, "sync");
+    // Whether a grant read the invalidations itself.
+    const auto grantReads = [&] {
+        const double before = this->grantReads();
+        broker->accessToken(ann.legacyId, "sync");
+        return this->grantReads() > before;
+    };
+
+    EXPECT_TRUE(grantReads()) << "not followed yet";
+    broker->followInvalidations();
+    EXPECT_TRUE(grantReads()) << "one record: nothing known of what came before it";
+    broker->followInvalidations();
+    EXPECT_FALSE(grantReads()) << "two records in a row";
+    std::this_thread::sleep_for(350ms);  // past three quarters of the lease
+    EXPECT_TRUE(grantReads()) << "the last record is about to lapse";
+    std::this_thread::sleep_for(100ms);  // and has lapsed in the store
+    broker->followInvalidations();
+    EXPECT_TRUE(grantReads()) << "a record that landed after the one before lapsed";
+    broker->followInvalidations();
+    EXPECT_FALSE(grantReads()) << "chained again";
+    broker->stopFollowingInvalidations();
+    EXPECT_TRUE(grantReads()) << "withdrawn";
 }
 
 // An instance that stopped following is not waited for, and its grants read the invalidations again.
