@@ -6,6 +6,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -178,6 +179,20 @@ void invalidate(const Fleet& fleet, const std::string& token, const std::vector<
     }
 }
 
+// A counter of the instance's /metrics, e.g. `bridge_broker_requests_total{outcome="granted"}`; 0 when it has none
+// yet.
+double metricValue(int port, const std::string& series) {
+    const HttpAnswer metrics = expectStatus(httpRequest("127.0.0.1", port, "GET", "/metrics", "", ""), 200, "metrics");
+    const std::string line = "\n" + series + " ";
+    const auto at = metrics.body.find(line);
+    return at == std::string::npos ? 0 : std::stod(metrics.body.substr(at + line.size()));
+}
+
+// The store reads of the access-token invalidations: the follower's in the background, and the grants' own (none
+// while the instance follows them, see TokenBroker).
+constexpr const char* kFollowerReads = "bridge_broker_invalidation_reads_total{by=\"follower\"}";
+constexpr const char* kGrantReads = "bridge_broker_invalidation_reads_total{by=\"grant\"}";
+
 // `requests` broker requests for the given users from `connectionsPerInstance` keep-alive connections to each
 // instance at once.
 StormOutcome storm(const Fleet& fleet, const std::string& token, const std::vector<std::int64_t>& users,
@@ -209,6 +224,12 @@ int main() {
     std::printf("\n== warm broker: wrk -t2 -c%d -d%ds against each instance at once (one organization each)\n",
                 kConnectionsPerInstance, kSeconds);
     const std::int64_t refreshesBeforeWarm = fleet.salesforce.counter("refreshCalls");
+    std::vector<double> followerReadsBefore;
+    std::vector<double> grantReadsBefore;
+    for (std::size_t instance = 0; instance < fleet.instances.size(); ++instance) {
+        followerReadsBefore.push_back(metricValue(fleet.port(instance), kFollowerReads));
+        grantReadsBefore.push_back(metricValue(fleet.port(instance), kGrantReads));
+    }
     std::vector<WrkResult> results(fleet.instances.size());
     std::vector<std::thread> wrks;
     for (std::size_t instance = 0; instance < fleet.instances.size(); ++instance) {
@@ -220,18 +241,38 @@ int main() {
     for (auto& wrk : wrks) wrk.join();
     const std::int64_t warmRefreshes = fleet.salesforce.counter("refreshCalls") - refreshesBeforeWarm;
 
-    std::printf("%-10s %12s %10s %10s %10s %s\n", "instance", "requests/s", "p50", "p99", "non-2xx", "socket errors");
+    std::printf("%-10s %12s %10s %10s %10s %16s %14s %s\n", "instance", "requests/s", "p50", "p99", "non-2xx",
+                "follower reads/s", "grant reads/s", "socket errors");
     double summedRate = 0;
     for (std::size_t instance = 0; instance < results.size(); ++instance) {
         const WrkResult& result = results[instance];
         summedRate += result.requestsPerSecond;
-        std::printf("%-10s %12.0f %10s %10s %10lld %s\n", instance == 0 ? "A" : "B", result.requestsPerSecond,
-                    result.p50.c_str(), result.p99.c_str(), result.non2xx,
+        const double followerReads = metricValue(fleet.port(instance), kFollowerReads) - followerReadsBefore[instance];
+        const double grantReads = metricValue(fleet.port(instance), kGrantReads) - grantReadsBefore[instance];
+        std::printf("%-10s %12.0f %10s %10s %10lld %16.0f %14.0f %s\n", instance == 0 ? "A" : "B",
+                    result.requestsPerSecond, result.p50.c_str(), result.p99.c_str(), result.non2xx,
+                    followerReads / kSeconds, grantReads / kSeconds,
                     result.socketErrors.empty() ? "none" : result.socketErrors.c_str());
     }
     std::printf("%-10s %12.0f\n", "A + B", summedRate);
     std::printf("refreshes at Salesforce during the warm run: %lld (target: 0)\n",
                 static_cast<long long>(warmRefreshes));
+
+    // The wait moved from every grant to the invalidate call: it returns once every following instance applied it.
+    constexpr int kInvalidations = 40;
+    std::printf("\n== invalidate: %d calls, alternating between the instances\n", kInvalidations);
+    std::vector<double> invalidateMs;
+    for (int call = 0; call < kInvalidations; ++call) {
+        const auto started = std::chrono::steady_clock::now();
+        expectStatus(httpRequest("127.0.0.1", fleet.port(call % 2), "POST", kAccessTokenPath + "/invalidate", token,
+                                 R"({"legacyUserId": )" + std::to_string(users[call % users.size()].front()) + "}"),
+                     204, "invalidating");
+        invalidateMs.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    }
+    std::sort(invalidateMs.begin(), invalidateMs.end());
+    std::printf("invalidate latency: median %.1f ms, max %.1f ms (the followers poll every 10 ms)\n",
+                invalidateMs[invalidateMs.size() / 2], invalidateMs.back());
 
     std::printf("\n== cold storms over both instances, %d keep-alive connections to each\n",
                 kStormConnectionsPerInstance);

@@ -111,10 +111,29 @@ constexpr std::string_view kVersion2[] = {
     R"(ALTER TABLE connections ADD COLUMN keepalive_attempt_at BIGINT NULL)",
 };
 
-// Version 3 (issue 18): the webhook's outbox, written with the transitions it reports, and the one delivery lease.
+// Version 3: access-token invalidations (Store::invalidateAccessToken), so that every instance obeys one at its next
+// grant: a counter of one row numbers them store-wide, and each organization keeps the number of its latest one.
+// The unique key on the generation is the index that instances read the latest invalidations through. Each running
+// instance records the generation it has applied, under a lease, so that an invalidation can wait for them all.
+// MySQL commits each statement at once: IF NOT EXISTS lets the version be applied again after a crash between them.
+constexpr std::string_view kVersion3[] = {
+    R"(CREATE TABLE IF NOT EXISTS access_token_invalidation_counter (
+        id {ID},
+        last_generation BIGINT NOT NULL){TABLE})",
+    R"(CREATE TABLE IF NOT EXISTS access_token_invalidations (
+        org_id {ID},
+        generation BIGINT NOT NULL,
+        UNIQUE (generation)){TABLE})",
+    R"(CREATE TABLE IF NOT EXISTS invalidation_followers (
+        instance_id VARCHAR(64) NOT NULL PRIMARY KEY,
+        applied_generation BIGINT NOT NULL,
+        expires_at_ms BIGINT NOT NULL){TABLE})",
+};
+
+// Version 4 (issue 18): the webhook's outbox, written with the transitions it reports, and the one delivery lease.
 // Every statement may run again (IF NOT EXISTS): MySQL commits each DDL statement at once, so a crash in the
 // middle of the version leaves a part of it, which the next start completes.
-constexpr std::string_view kVersion3[] = {
+constexpr std::string_view kVersion4[] = {
     R"(CREATE TABLE IF NOT EXISTS notifications (
         id {AUTO_ID},
         event_id VARCHAR(64) NOT NULL,
@@ -147,7 +166,9 @@ std::vector<SchemaVersion> buildCatalog(const DialectWords& words) {
     for (auto statement : kVersion2) version2.statements.push_back(expand(statement, words));
     SchemaVersion version3{3, {}};
     for (auto statement : kVersion3) version3.statements.push_back(expand(statement, words));
-    return {version1, version2, version3};
+    SchemaVersion version4{4, {}};
+    for (auto statement : kVersion4) version4.statements.push_back(expand(statement, words));
+    return {version1, version2, version3, version4};
 }
 
 }  // namespace

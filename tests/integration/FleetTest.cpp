@@ -7,6 +7,7 @@
 #include <Poco/JWT/Token.h>
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -510,6 +511,57 @@ TEST_F(FleetTest, RotationAcrossInstancesNeverPresentsARetiredRefreshToken) {
     const HttpResult connectivity =
         httpCall(portA(), "GET", "/api/v2/profiles/" + profile.id + "/connectivity", signedToken("support"));
     EXPECT_EQ(connectivity.json()->getObject("crm")->getValue<std::string>("status"), "Connected");
+}
+
+// The contract's "the next request refreshes" holds fleet-wide: B does not wait out its copy of the token.
+TEST_F(FleetTest, InvalidationThroughOneInstanceMakesTheNextRequestOnTheOtherRefresh) {
+    const auto [profile, users] = connectedOrganization("Invalidated", 2);
+    const HttpResult first = brokerToken(portA(), users[0].legacyId);
+    ASSERT_EQ(first.status, 200) << first.body;
+    const HttpResult copyOnB = brokerToken(portB(), users[1].legacyId);
+    ASSERT_EQ(copyOnB.status, 200) << copyOnB.body;
+    ASSERT_EQ(accessTokenOf(copyOnB), accessTokenOf(first));
+    ASSERT_EQ(fleet().salesforce().counter("refreshCalls"), 1);
+
+    std::string current = accessTokenOf(first);
+    for (int round = 0; round < 3; ++round) {
+        invalidate(portA(), users[0].legacyId);
+        const HttpResult next = brokerToken(portB(), users[1].legacyId);  // at once: no sleep in between
+        ASSERT_EQ(next.status, 200) << "round " << round << ": " << next.body;
+        EXPECT_NE(accessTokenOf(next), current) << "round " << round;
+        EXPECT_EQ(fleet().salesforce().counter("refreshCalls"), round + 2) << "round " << round;
+        const HttpResult onA = brokerToken(portA(), users[0].legacyId);
+        EXPECT_EQ(accessTokenOf(onA), accessTokenOf(next)) << "round " << round;
+        current = accessTokenOf(next);
+    }
+}
+
+// An instance that stops answering (SIGSTOP: frozen, or as good as cut off from the store) holds an invalidation up
+// only until its record of what it applied lapses (3 s, BrokerSettings::invalidationLease); when it runs again, its
+// grants read the invalidations before trusting what it knows.
+TEST_F(FleetTest, AFrozenInstanceHoldsAnInvalidationUpAtMostItsLeaseAndObeysItWhenItThaws) {
+    const auto [profile, users] = connectedOrganization("Frozen", 2);
+    const HttpResult first = brokerToken(portA(), users[0].legacyId);
+    ASSERT_EQ(first.status, 200) << first.body;
+    ASSERT_EQ(accessTokenOf(brokerToken(portB(), users[1].legacyId)), accessTokenOf(first));
+
+    const int instanceB = fleet().instanceB().pid();
+    ASSERT_EQ(::kill(instanceB, SIGSTOP), 0);
+    struct Thaw {
+        int pid;
+        ~Thaw() { ::kill(pid, SIGCONT); }
+    } thaw{instanceB};
+    const auto started = Clock::now();
+    invalidate(portA(), users[0].legacyId);
+    const auto held = Clock::now() - started;
+    EXPECT_GT(held, 500ms) << "A did not wait for B, whose record was live";
+    EXPECT_LT(held, 4500ms) << "A waited for B past its record's lease";
+    ::kill(instanceB, SIGCONT);
+
+    const HttpResult onB = brokerToken(portB(), users[1].legacyId);
+    ASSERT_EQ(onB.status, 200) << onB.body;
+    EXPECT_NE(accessTokenOf(onB), accessTokenOf(first));
+    EXPECT_EQ(fleet().salesforce().counter("refreshCalls"), 2);
 }
 
 TEST_F(FleetTest, LossIsSeenByBothInstancesWithinASecondAndRecordedOnce) {

@@ -129,6 +129,7 @@ void BridgeService::start() {
             std::min<std::chrono::milliseconds>(config_.salesforce.keepAliveInterval / 4, std::chrono::minutes(1));
         keepAlive_ = std::make_unique<KeepAlive>(*broker_, *store_, keepAlive);
     }
+    invalidationFollower_ = std::make_unique<InvalidationFollower>(*broker_);
     if (!config_.notify.webhookUrl.empty()) {
         WebhookSettings webhook;
         webhook.url = config_.notify.webhookUrl;
@@ -150,6 +151,7 @@ void BridgeService::start() {
 void BridgeService::stop() {
     if (server_) server_->stop();
     if (keepAlive_) keepAlive_->stop();
+    if (invalidationFollower_) invalidationFollower_->stop();
     if (webhook_) webhook_->stop();
 }
 

@@ -3,9 +3,11 @@
 #include <cctype>
 #include <exception>
 #include <future>
+#include <thread>
 #include <utility>
 
 #include "BrokerRules.h"
+#include "InvalidationWatch.h"
 #include "OrganizationRefresher.h"
 #include "bridge/base/Logging.h"
 #include "bridge/base/WallClock.h"
@@ -33,6 +35,8 @@ struct TokenBroker::UserSnapshot {
 };
 
 struct TokenBroker::OrganizationSnapshot {
+    // The latest invalidation this instance had seen when the store was read (InvalidationWatch::mark).
+    std::int64_t mark = 0;
     std::optional<Error> refusal;
     // The shared access token the store held, decrypted; absent when it held none that opens.
     std::optional<AccessGrant> grant;
@@ -43,6 +47,8 @@ struct TokenBroker::OrganizationSnapshot {
 struct TokenBroker::Flight {
     std::promise<void> landed;
     std::shared_future<void> landing = landed.get_future().share();
+    // Set by the leader before it reads the store (InvalidationWatch::mark).
+    std::int64_t mark = 0;
     // Written by the leader before it sets `landed`, only read afterwards. Each waiter throws a copy of its own:
     // one exception object rethrown in many threads would be shared by all of them.
     std::optional<AccessGrant> grant;
@@ -54,13 +60,18 @@ TokenBroker::TokenBroker(Store& store, const SalesforceClient& salesforce, const
     : store_(store),
       cipher_(cipher),
       requestBudget_(settings.salesforceTimeout + settings.leaseMargin),
+      instanceId_(settings.instanceId),
+      invalidationPoll_(settings.invalidationPoll),
+      invalidationLease_(settings.invalidationLease),
       refresher_(std::make_unique<OrganizationRefresher>(store, salesforce, cipher, metrics, settings)),
+      invalidations_(std::make_unique<InvalidationWatch>(store, metrics)),
       users_(settings.snapshotMaxAge),
       organizations_(settings.snapshotMaxAge),
       granted_(metrics.counter(kRequestsMetric, "outcome=\"granted\"")),
       cacheHits_(metrics.counter(kCacheMetric, "result=\"hit\"")),
       cacheMisses_(metrics.counter(kCacheMetric, "result=\"miss\"")),
-      otherRefusals_(metrics.counter(kRequestsMetric, "outcome=\"other\"")) {
+      otherRefusals_(metrics.counter(kRequestsMetric, "outcome=\"other\"")),
+      invalidationWaitsAbandoned_(metrics.counter("bridge_broker_invalidation_waits_abandoned_total", "")) {
     for (ErrorCode code : {ErrorCode::AddinNotSupported, ErrorCode::ValidationFailed, ErrorCode::UserNotFound,
                            ErrorCode::UserInactive, ErrorCode::NotConnected, ErrorCode::SyncSuspended,
                            ErrorCode::SalesforceUnavailable, ErrorCode::StoreUnavailable}) {
@@ -90,20 +101,54 @@ AccessGrant TokenBroker::serve(const UserRef& user, std::string_view client, Clo
 
     const std::shared_ptr<const UserSnapshot> owner = userSnapshot(user);
     if (!owner->active) throw Error(ErrorCode::UserInactive, "The user is not active.");
-    const std::shared_ptr<const OrganizationSnapshot> organization = organizationSnapshot(owner->orgId);
+    // Every invalidation that returned before this request arrived, through whichever instance, is obeyed.
+    const std::int64_t invalidatedAt = invalidations_->latestInvalidation(owner->orgId, deadline);
+    std::shared_ptr<const OrganizationSnapshot> organization = organizationSnapshot(owner->orgId);
+    while (organization->mark < invalidatedAt) {
+        // Read before that invalidation: its token may be the one reported bad. A read after forget() is marked
+        // with at least invalidatedAt, so this reads once.
+        organizations_.forget(owner->orgId);
+        organization = organizationSnapshot(owner->orgId);
+    }
     if (organization->refusal) throw *organization->refusal;
     if (organization->grant && organization->grant->expiresAt > nowSeconds()) {
         cacheHits_.increment();
         return *organization->grant;
     }
     cacheMisses_.increment();
-    return sharedRefresh(owner->orgId, std::nullopt, deadline);
+    return sharedRefresh(owner->orgId, std::nullopt, invalidatedAt, deadline);
 }
 
 void TokenBroker::invalidate(const UserRef& user) {
     const std::int64_t orgId = userSnapshot(user)->orgId;
-    store_.forgetAccessToken(orgId);
+    const std::int64_t generation = store_.invalidateAccessToken(orgId);
     organizations_.forget(orgId);
+    // This instance included: its own grants trust what it follows as much as the others do.
+    const auto giveUpAt = Clock::now() + invalidationLease_ + 4 * invalidationPoll_;
+    const auto pause = std::max(std::chrono::milliseconds(1), invalidationPoll_ / 2);
+    while (store_.countInstancesBehind(generation) > 0) {
+        if (Clock::now() >= giveUpAt) {
+            // Not reachable by an instance that follows: its lease would have lapsed. A clock of the database that
+            // jumped back could cause it.
+            invalidationWaitsAbandoned_.increment();
+            logger("broker")->warn("invalidation {} of organization {}: instances still behind after {} ms", generation,
+                                   orgId, invalidationLease_.count());
+            return;
+        }
+        std::this_thread::sleep_for(pause);
+    }
+}
+
+void TokenBroker::followInvalidations() { invalidations_->follow(instanceId_, invalidationLease_); }
+
+void TokenBroker::stopFollowingInvalidations() {
+    invalidations_->unfollow();
+    try {
+        store_.forgetInstance(instanceId_);
+    } catch (const std::exception& error) {
+        // Its record lapses on its own within invalidationLease.
+        logger("broker")->warn("could not withdraw from following the invalidations: {}", error.what());
+    }
 }
 
 void TokenBroker::connectionChanged(std::int64_t orgId) { organizations_.forget(orgId); }
@@ -111,7 +156,7 @@ void TokenBroker::connectionChanged(std::int64_t orgId) { organizations_.forget(
 int TokenBroker::reapplyRecoveredRefreshTokens() { return refresher_->reapplyRecoveredRefreshTokens(); }
 
 void TokenBroker::keepAlive(std::int64_t orgId, UnixSeconds idleBefore) {
-    sharedRefresh(orgId, idleBefore, Clock::now() + requestBudget_);
+    sharedRefresh(orgId, idleBefore, std::nullopt, Clock::now() + requestBudget_);
 }
 
 std::shared_ptr<const TokenBroker::UserSnapshot> TokenBroker::userSnapshot(const UserRef& user) {
@@ -134,6 +179,7 @@ std::shared_ptr<const TokenBroker::OrganizationSnapshot> TokenBroker::organizati
 std::shared_ptr<const TokenBroker::OrganizationSnapshot> TokenBroker::readOrganization(
     std::int64_t orgId, const OrganizationSnapshot* previous) {
     auto snapshot = std::make_shared<OrganizationSnapshot>();
+    snapshot->mark = invalidations_->mark();  // before reading: what is read is at least this current
     const Connection connection = store_.loadConnection(orgId);
     snapshot->refusal = refusalFor(connection);
     if (snapshot->refusal) return snapshot;
@@ -157,39 +203,48 @@ std::shared_ptr<const TokenBroker::OrganizationSnapshot> TokenBroker::readOrgani
 }
 
 AccessGrant TokenBroker::sharedRefresh(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff,
-                                       Clock::time_point deadline) {
-    std::shared_ptr<Flight> flight;
-    std::shared_future<void> landing;  // a copy per waiter: one shared_future is not for concurrent use
-    bool leading = false;
-    {
-        std::lock_guard lock(flightsMutex_);
-        std::shared_ptr<Flight>& slot = flights_[orgId];
-        if (!slot) {
-            slot = std::make_shared<Flight>();
-            leading = true;
+                                       std::optional<std::int64_t> invalidatedAt, Clock::time_point deadline) {
+    while (true) {
+        std::shared_ptr<Flight> flight;
+        std::shared_future<void> landing;  // a copy per waiter: one shared_future is not for concurrent use
+        bool leading = false;
+        {
+            std::lock_guard lock(flightsMutex_);
+            std::shared_ptr<Flight>& slot = flights_[orgId];
+            if (!slot) {
+                slot = std::make_shared<Flight>();
+                leading = true;
+            }
+            flight = slot;
+            landing = flight->landing;
         }
-        flight = slot;
-        landing = flight->landing;
-    }
-    if (!leading) {
+        if (leading) return leadFlight(orgId, *flight, keepAliveCutoff, deadline);
         if (landing.wait_until(deadline) != std::future_status::ready) {
             throw Error(ErrorCode::SalesforceUnavailable, "Salesforce is unavailable; try again shortly.");
         }
-        if (flight->grant) return *flight->grant;
-        throw Error(*flight->refusal);
-    }
-    try {
-        flight->grant = refresher_->obtain(orgId, keepAliveCutoff, deadline);
-        land(orgId, *flight);
+        if (!flight->grant) throw Error(*flight->refusal);
+        // A flight that began before this request's invalidation showed may have read the token it invalidated:
+        // the next flight reads again.
+        if (invalidatedAt && flight->mark < *invalidatedAt) continue;
         return *flight->grant;
+    }
+}
+
+AccessGrant TokenBroker::leadFlight(std::int64_t orgId, Flight& flight, std::optional<UnixSeconds> keepAliveCutoff,
+                                    Clock::time_point deadline) {
+    flight.mark = invalidations_->mark();
+    try {
+        flight.grant = refresher_->obtain(orgId, keepAliveCutoff, deadline);
+        land(orgId, flight);
+        return *flight.grant;
     } catch (const Error& refusal) {
-        flight->refusal = refusal;
-        land(orgId, *flight);
+        flight.refusal = refusal;
+        land(orgId, flight);
         throw;
     } catch (const std::exception& failure) {
         logger("broker")->error("refresh of organization {} failed: {}", orgId, failure.what());
-        flight->refusal = Error(ErrorCode::Internal, "Getting an access token failed.");
-        land(orgId, *flight);
+        flight.refusal = Error(ErrorCode::Internal, "Getting an access token failed.");
+        land(orgId, flight);
         throw;
     }
 }

@@ -93,11 +93,6 @@ std::optional<StoredAccessToken> SqlStore::loadAccessToken(std::int64_t orgId) {
     });
 }
 
-void SqlStore::forgetAccessToken(std::int64_t orgId) {
-    inTransaction(
-        [&](Session& session) { session << "DELETE FROM access_tokens WHERE org_id = ?", bind(Int64{orgId}), now; });
-}
-
 bool SqlStore::leaseStillOwnedBy(Session& session, std::int64_t orgId, const std::string& owner) {
     // Expired or not: an expired lease that no one took since still shuts every other refresher out of the
     // presented token (it can only present it after taking the lease, which changes the owner).

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bridge/services/Connectivity.h"
+#include "bridge/services/InvalidationFollower.h"
 #include "bridge/services/KeepAlive.h"
 #include "bridge/services/TokenBroker.h"
 #include "bridge/store/SqliteStore.h"
@@ -119,8 +120,17 @@ public:
         ++calls;
         return SqliteStore::commitRefresh(outcome);
     }
+    std::int64_t latestAccessTokenInvalidation() override {
+        ++invalidationReads;
+        return SqliteStore::latestAccessTokenInvalidation();
+    }
+    std::vector<AccessTokenInvalidation> listAccessTokenInvalidationsAfter(std::int64_t generation) override {
+        ++invalidationReads;
+        return SqliteStore::listAccessTokenInvalidationsAfter(generation);
+    }
 
     std::atomic<int> calls{0};
+    std::atomic<int> invalidationReads{0};  // the one read a warm request shares with the others under way
 };
 
 class TokenBrokerTest : public ::testing::Test {
@@ -266,6 +276,34 @@ protected:
 
     bool metricsShow(const std::string& series) { return metrics_.render().find(series + "\n") != std::string::npos; }
 
+    // The value of one series of the brokers' metrics; 0 while it has none.
+    double metricValue(const std::string& series) {
+        const std::string rendered = metrics_.render();
+        const auto at = rendered.find(series + " ");
+        return at == std::string::npos ? 0 : std::stod(rendered.substr(at + series.size() + 1));
+    }
+    double grantReads() { return metricValue(R"(bridge_broker_invalidation_reads_total{by="grant"})"); }
+
+    // Starts following the invalidations for `broker`, as `bridge serve` does, and returns once its grants need no
+    // read: the follower has recorded twice in a row (a record is trusted when the one before was live), which its
+    // third round follows.
+    std::unique_ptr<InvalidationFollower> follow(TokenBroker& broker) {
+        const double before = metricValue(R"(bridge_broker_invalidation_reads_total{by="follower"})");
+        auto follower = std::make_unique<InvalidationFollower>(broker);
+        const auto giveUpAt = Clock::now() + 5s;
+        while (metricValue(R"(bridge_broker_invalidation_reads_total{by="follower"})") < before + 3) {
+            if (Clock::now() > giveUpAt) {
+                ADD_FAILURE() << "the follower never read the invalidations three times";
+                break;
+            }
+            std::this_thread::sleep_for(5ms);
+        }
+        return follower;
+    }
+
+    void expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(bool followed);
+    void expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(bool followed);
+
     std::filesystem::path directory_;
     SqliteStore store_;
     StandinProcess standin_;
@@ -384,7 +422,9 @@ TEST_F(TokenBrokerTest, OneSharedAccessTokenPerOrganizationIsReusedWithoutSalesf
     EXPECT_TRUE(metricsShow("bridge_salesforce_refresh_seconds_count{} 1"));
 }
 
-TEST_F(TokenBrokerTest, WarmRequestsTouchNeitherStoreNorSalesforce) {
+// Followed, as `bridge serve` runs it, a warm request reads nothing: what it must know of the invalidations comes
+// through the follower's background reads (and invalidate() waits for the follower).
+TEST_F(TokenBrokerTest, WarmRequestsOfAFollowedBrokerTouchNeitherStoreNorSalesforce) {
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     connect(orgId);
@@ -392,9 +432,11 @@ TEST_F(TokenBrokerTest, WarmRequestsTouchNeitherStoreNorSalesforce) {
     BrokerSettings settings = brokerSettings();
     settings.snapshotMaxAge = 30s;  // so that no copy goes stale while this test measures
     const auto warmBroker = makeBroker(countingStore, settings);
+    const auto follower = follow(*warmBroker);
     warmBroker->accessToken(ann.legacyId, "sync");
     warmBroker->accessToken(ann.legacyId, "sync");  // the refresh dropped the copy of the organization: read again
     countingStore.calls = 0;
+    const double grantReadsBefore = grantReads();
 
     constexpr int kThreads = 2;
     constexpr int kRequestsEach = 50000;
@@ -416,9 +458,46 @@ TEST_F(TokenBrokerTest, WarmRequestsTouchNeitherStoreNorSalesforce) {
 
     EXPECT_EQ(mismatches, 0);
     EXPECT_EQ(countingStore.calls, 0);
+    EXPECT_EQ(grantReads(), grantReadsBefore);
+    EXPECT_GT(countingStore.invalidationReads, 0) << "the follower read them meanwhile";
     EXPECT_EQ(refreshCalls(), 1);
     // The whole server's target through HTTP: the broker's part must never be what limits it.
     EXPECT_GT(perSecond, 50000.0);
+}
+
+// Not followed (starting, the store too slow to follow, the follower stopped), each request waits for a read of the
+// invalidations that it shares with every request that arrived while the previous one was under way.
+TEST_F(TokenBrokerTest, WarmRequestsOfAnUnfollowedBrokerShareTheirInvalidationReads) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    CountingStore countingStore(databasePath(), kPoolSize);
+    BrokerSettings settings = brokerSettings();
+    settings.snapshotMaxAge = 30s;
+    const auto warmBroker = makeBroker(countingStore, settings);
+    warmBroker->accessToken(ann.legacyId, "sync");
+    warmBroker->accessToken(ann.legacyId, "sync");
+    countingStore.calls = 0;
+    countingStore.invalidationReads = 0;
+    const double grantReadsBefore = grantReads();
+
+    constexpr int kThreads = 2;
+    constexpr int kRequestsEach = 5000;
+    std::vector<std::thread> threads;
+    for (int thread = 0; thread < kThreads; ++thread) {
+        threads.emplace_back([&] {
+            for (int request = 0; request < kRequestsEach; ++request) warmBroker->accessToken(ann.legacyId, "sync");
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    std::printf("invalidation reads: %d for %d requests\n", countingStore.invalidationReads.load(),
+                kThreads * kRequestsEach);
+
+    EXPECT_EQ(countingStore.calls, 0);
+    EXPECT_GT(countingStore.invalidationReads, 0);
+    EXPECT_LE(countingStore.invalidationReads, kThreads * kRequestsEach);
+    EXPECT_EQ(grantReads() - grantReadsBefore, countingStore.invalidationReads);
+    EXPECT_EQ(refreshCalls(), 1);
 }
 
 TEST_F(TokenBrokerTest, InvalidatedTokenIsForgottenAndTheNextRequestRefreshes) {
@@ -432,6 +511,192 @@ TEST_F(TokenBrokerTest, InvalidatedTokenIsForgottenAndTheNextRequestRefreshes) {
     const AccessGrant second = broker().accessToken(ann.legacyId, "sync");
     EXPECT_NE(second.accessToken, first.accessToken);
     EXPECT_EQ(broker().accessToken(ann.publicId(), "sync").accessToken, second.accessToken);
+    EXPECT_EQ(refreshCalls(), 2);
+}
+
+// The contract's "the next request refreshes", across instances: B's copy is not waited out (it would last 30 s).
+void TokenBrokerTest::expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(bool followed) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    const User bob = createUser(orgId, "bob@acme.example");
+    connect(orgId);
+    SqliteStore otherStore(databasePath(), kPoolSize);
+    BrokerSettings settings = brokerSettings("instance-a");
+    settings.snapshotMaxAge = 30s;
+    const auto instanceA = makeBroker(store_, settings);
+    settings.instanceId = "instance-b";
+    const auto instanceB = makeBroker(otherStore, settings);
+    const auto followerA = followed ? follow(*instanceA) : nullptr;
+    const auto followerB = followed ? follow(*instanceB) : nullptr;
+
+    std::string current = instanceA->accessToken(ann.legacyId, "sync").accessToken;
+    ASSERT_EQ(instanceB->accessToken(bob.legacyId, "sync").accessToken, current);
+    ASSERT_EQ(refreshCalls(), 1);
+    for (int round = 0; round < 4; ++round) {
+        TokenBroker& invalidating = round % 2 == 0 ? *instanceA : *instanceB;
+        TokenBroker& other = round % 2 == 0 ? *instanceB : *instanceA;
+        invalidating.invalidate(ann.publicId());
+        const std::string next = other.accessToken(bob.legacyId, "sync").accessToken;
+        EXPECT_NE(next, current) << "round " << round;
+        EXPECT_EQ(refreshCalls(), round + 2) << "round " << round;
+        EXPECT_EQ(invalidating.accessToken(ann.legacyId, "sync").accessToken, next) << "round " << round;
+        EXPECT_EQ(other.accessToken(ann.publicId(), "sync").accessToken, next) << "round " << round;
+        current = next;
+    }
+    EXPECT_EQ(refreshCalls(), 5);
+    if (followed) {
+        EXPECT_EQ(grantReads(), 0) << "the grants read the invalidations: following did not work";
+    }
+}
+
+TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOther) {
+    expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(true);
+}
+
+TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOtherUnfollowed) {
+    expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(false);
+}
+
+// Under load on B, while A invalidates now and then: no grant that started after an invalidation returned hands
+// out a token retired by it, however the grants share their reads and flights.
+void TokenBrokerTest::expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(bool followed) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    SqliteStore otherStore(databasePath(), kPoolSize);
+    BrokerSettings settings = brokerSettings("instance-a");
+    settings.snapshotMaxAge = 30s;
+    const auto instanceA = makeBroker(store_, settings);
+    settings.instanceId = "instance-b";
+    const auto instanceB = makeBroker(otherStore, settings);
+    const auto followerA = followed ? follow(*instanceA) : nullptr;
+    const auto followerB = followed ? follow(*instanceB) : nullptr;
+    standin_.settings(StandinSettingsChange{.refreshDelayMs = 50});  // refreshes overlap the grants that wait
+
+    struct Grant {
+        Clock::time_point startedAt;
+        std::string token;
+    };
+    constexpr int kThreads = 2;
+    constexpr int kInvalidations = 6;
+    std::atomic<bool> stopping{false};
+    std::vector<std::vector<Grant>> grants(kThreads);
+    std::vector<std::thread> threads;
+    for (int thread = 0; thread < kThreads; ++thread) {
+        threads.emplace_back([&, thread] {
+            while (!stopping) {
+                const Clock::time_point startedAt = Clock::now();
+                try {
+                    grants[thread].push_back({startedAt, instanceB->accessToken(ann.legacyId, "sync").accessToken});
+                } catch (const Error& error) {
+                    ADD_FAILURE() << errorCodeName(error.code()) << ": " << error.what();
+                    return;
+                }
+            }
+        });
+    }
+    std::map<std::string, Clock::time_point> retiredAt;
+    for (int round = 0; round < kInvalidations; ++round) {
+        std::this_thread::sleep_for(150ms);
+        const std::string current = instanceA->accessToken(ann.legacyId, "sync").accessToken;
+        instanceA->invalidate(ann.legacyId);
+        retiredAt.emplace(current, Clock::now());
+    }
+    std::this_thread::sleep_for(150ms);
+    stopping = true;
+    for (auto& thread : threads) thread.join();
+
+    int servedBeforeRetirement = 0;
+    int servedAfterRetirement = 0;
+    int grantCount = 0;
+    for (const auto& ofThread : grants) {
+        for (const Grant& grant : ofThread) {
+            ++grantCount;
+            const auto retired = retiredAt.find(grant.token);
+            if (retired == retiredAt.end()) continue;
+            if (grant.startedAt > retired->second) {
+                ++servedAfterRetirement;
+            } else {
+                ++servedBeforeRetirement;
+            }
+        }
+    }
+    EXPECT_EQ(servedAfterRetirement, 0);
+    EXPECT_GT(servedBeforeRetirement, kInvalidations) << "B served the tokens it later had to stop serving";
+    EXPECT_EQ(static_cast<int>(retiredAt.size()), kInvalidations) << "each invalidation retired a token of its own";
+    EXPECT_EQ(refreshCalls(), kInvalidations + 1);
+    std::printf("%d grants on B around %d invalidations on A\n", grantCount, kInvalidations);
+    if (followed) {
+        EXPECT_EQ(grantReads(), 0) << "the grants read the invalidations: following did not work";
+    }
+}
+
+TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken) {
+    expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(true);
+}
+
+TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredTokenUnfollowed) {
+    expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(false);
+}
+
+// When a grant may trust what the instance knows: after two records in a row, the second landing while the first
+// was live, and until a quarter before the last one's lease ends. A record that lands after its predecessor lapsed is
+// not trusted (an invalidation may have passed the instance by meanwhile), the next one is.
+TEST_F(TokenBrokerTest, GrantsTrustWhatTheInstanceFollowedOnlyWhileItsRecordsFormAnUnbrokenChain) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    BrokerSettings settings = brokerSettings("instance-b");
+    settings.snapshotMaxAge = 30s;
+    settings.invalidationLease = 400ms;
+    const auto broker = makeBroker(store_, settings);
+    broker->accessToken(ann.legacyId, "sync");
+    // Whether a grant read the invalidations itself.
+    const auto grantReads = [&] {
+        const double before = this->grantReads();
+        broker->accessToken(ann.legacyId, "sync");
+        return this->grantReads() > before;
+    };
+
+    EXPECT_TRUE(grantReads()) << "not followed yet";
+    broker->followInvalidations();
+    EXPECT_TRUE(grantReads()) << "one record: nothing known of what came before it";
+    broker->followInvalidations();
+    EXPECT_FALSE(grantReads()) << "two records in a row";
+    std::this_thread::sleep_for(350ms);  // past three quarters of the lease
+    EXPECT_TRUE(grantReads()) << "the last record is about to lapse";
+    std::this_thread::sleep_for(100ms);  // and has lapsed in the store
+    broker->followInvalidations();
+    EXPECT_TRUE(grantReads()) << "a record that landed after the one before lapsed";
+    broker->followInvalidations();
+    EXPECT_FALSE(grantReads()) << "chained again";
+    broker->stopFollowingInvalidations();
+    EXPECT_TRUE(grantReads()) << "withdrawn";
+}
+
+// An instance that stopped following is not waited for, and its grants read the invalidations again.
+TEST_F(TokenBrokerTest, AnInstanceThatStoppedFollowingIsNotWaitedForAndReadsForEachGrant) {
+    const std::int64_t orgId = createOrganization("Acme");
+    const User ann = createUser(orgId, "ann@acme.example");
+    connect(orgId);
+    SqliteStore otherStore(databasePath(), kPoolSize);
+    BrokerSettings settings = brokerSettings("instance-a");
+    settings.snapshotMaxAge = 30s;
+    settings.invalidationLease = 20s;  // waiting for B until its record lapsed would show
+    const auto instanceA = makeBroker(store_, settings);
+    settings.instanceId = "instance-b";
+    const auto instanceB = makeBroker(otherStore, settings);
+    const auto followerA = follow(*instanceA);
+    auto followerB = follow(*instanceB);
+    const std::string first = instanceB->accessToken(ann.legacyId, "sync").accessToken;
+    ASSERT_EQ(grantReads(), 0);
+
+    followerB->stop();
+    const auto started = Clock::now();
+    instanceA->invalidate(ann.legacyId);
+    EXPECT_LT(Clock::now() - started, 2s) << "A waited for an instance that had withdrawn";
+    EXPECT_NE(instanceB->accessToken(ann.legacyId, "sync").accessToken, first);
+    EXPECT_GT(grantReads(), 0);
     EXPECT_EQ(refreshCalls(), 2);
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
@@ -79,6 +80,10 @@ auto fieldsOf(const OAuthAttempt& attempt) {
 
 auto fieldsOf(const StoredAccessToken& token) {
     return std::make_tuple(token.token.keyId, token.token.ciphertext, token.instanceUrl, token.expiresAt);
+}
+
+auto fieldsOf(const AccessTokenInvalidation& invalidation) {
+    return std::make_tuple(invalidation.orgId, invalidation.generation);
 }
 
 template <typename Item>
@@ -803,7 +808,7 @@ TYPED_TEST(StoreConformanceTest, AccessTokenIsForgottenOnRequestAndByATransition
     this->storeAccessToken(orgId, "refresh-1", "access-1");
     this->storeAccessToken(otherOrgId, "refresh-other", "access-other");
 
-    store.forgetAccessToken(orgId);
+    store.invalidateAccessToken(orgId);
     EXPECT_FALSE(store.loadAccessToken(orgId));
     ASSERT_TRUE(store.loadAccessToken(otherOrgId));
     EXPECT_EQ(fieldsOf(*store.loadAccessToken(otherOrgId)), fieldsOf(accessToken("access-other")));
@@ -818,6 +823,136 @@ TYPED_TEST(StoreConformanceTest, AccessTokenIsForgottenOnRequestAndByATransition
     ASSERT_TRUE(store.applyTransition(disconnect));
     EXPECT_FALSE(store.loadAccessToken(orgId));
     EXPECT_TRUE(store.loadAccessToken(otherOrgId));
+}
+
+TYPED_TEST(StoreConformanceTest, InvalidationsAreNumberedStoreWideAndListedByTheirLatestGeneration) {
+    Store& store = this->store();
+    const std::int64_t one = this->newOrganization("One");
+    const std::int64_t two = this->newOrganization("Two");
+    const std::int64_t neverConnected = this->newOrganization("Three");
+    ASSERT_EQ(this->connect(one, "refresh-1"), 1);
+    ASSERT_EQ(this->connect(two, "refresh-2"), 1);
+    this->storeAccessToken(one, "refresh-1", "access-1");
+    this->storeAccessToken(two, "refresh-2", "access-2");
+    EXPECT_EQ(store.latestAccessTokenInvalidation(), 0);
+    EXPECT_TRUE(store.listAccessTokenInvalidationsAfter(0).empty());
+
+    EXPECT_EQ(store.invalidateAccessToken(one), 1);
+    EXPECT_FALSE(store.loadAccessToken(one));
+    EXPECT_TRUE(store.loadAccessToken(two)) << "only the named organization's token goes";
+    EXPECT_EQ(store.latestAccessTokenInvalidation(), 1);
+    EXPECT_EQ(fieldsOfAll(store.listAccessTokenInvalidationsAfter(0)),
+              fieldsOfAll(std::vector<AccessTokenInvalidation>{{one, 1}}));
+
+    EXPECT_EQ(store.invalidateAccessToken(two), 2);
+    EXPECT_EQ(store.invalidateAccessToken(neverConnected), 3) << "an organization without a token is numbered too";
+    EXPECT_EQ(store.invalidateAccessToken(one), 4);
+    EXPECT_FALSE(store.loadAccessToken(two));
+    EXPECT_EQ(store.latestAccessTokenInvalidation(), 4);
+    // Each organization once, with its latest generation, oldest first.
+    EXPECT_EQ(fieldsOfAll(store.listAccessTokenInvalidationsAfter(0)),
+              fieldsOfAll(std::vector<AccessTokenInvalidation>{{two, 2}, {neverConnected, 3}, {one, 4}}));
+    EXPECT_EQ(fieldsOfAll(store.listAccessTokenInvalidationsAfter(2)),
+              fieldsOfAll(std::vector<AccessTokenInvalidation>{{neverConnected, 3}, {one, 4}}));
+    EXPECT_TRUE(store.listAccessTokenInvalidationsAfter(4).empty());
+
+    // A refresh after the invalidation stores a token again; the invalidation stays recorded.
+    this->storeAccessToken(one, "refresh-1", "access-3");
+    EXPECT_TRUE(store.loadAccessToken(one));
+    EXPECT_EQ(store.latestAccessTokenInvalidation(), 4);
+}
+
+// What an instance's reader relies on: whoever reads the invalidations after generation g sees g + 1, g + 2, ...
+// without a gap, however many invalidations commit at once (here the store's very first ones, which also race to
+// create its counter).
+TYPED_TEST(StoreConformanceTest, ConcurrentInvalidationsCommitInTheOrderOfTheirGenerations) {
+    constexpr int kEach = 10;
+    Store& store = this->store();
+    std::vector<std::int64_t> organizations;
+    for (int index = 0; index < kThreads * kEach; ++index) {
+        organizations.push_back(this->newOrganization("Org " + std::to_string(index)));
+    }
+
+    std::atomic<int> writersDone{0};
+    std::vector<std::int64_t> seenInOrder;
+    std::thread reader([&] {
+        std::int64_t seen = 0;
+        while (true) {
+            const bool lastRead = writersDone == kThreads;
+            for (const AccessTokenInvalidation& invalidation : store.listAccessTokenInvalidationsAfter(seen)) {
+                seenInOrder.push_back(invalidation.generation);
+                seen = invalidation.generation;
+            }
+            if (lastRead) return;
+        }
+    });
+    const auto generations = testsupport::runTogether(kThreads, [&](int thread) {
+        std::vector<std::int64_t> mine;
+        for (int i = 0; i < kEach; ++i) {
+            mine.push_back(store.invalidateAccessToken(organizations[static_cast<std::size_t>(thread * kEach + i)]));
+        }
+        ++writersDone;
+        return mine;
+    });
+    reader.join();
+
+    std::vector<std::int64_t> handedOut;
+    for (const auto& mine : generations) {
+        EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end()));
+        handedOut.insert(handedOut.end(), mine.begin(), mine.end());
+    }
+    std::sort(handedOut.begin(), handedOut.end());
+    EXPECT_EQ(handedOut, consecutiveIds(1, kThreads * kEach));
+    EXPECT_EQ(seenInOrder, consecutiveIds(1, kThreads * kEach)) << "a reader saw a generation before an earlier one";
+    EXPECT_EQ(store.latestAccessTokenInvalidation(), kThreads * kEach);
+}
+
+// What an invalidation waits for (TokenBroker::invalidate): the instances whose record is live and shows less.
+TYPED_TEST(StoreConformanceTest, InstancesBehindAnInvalidationAreTheLiveOnesThatAppliedLess) {
+    Store& store = this->store();
+    EXPECT_EQ(store.countInstancesBehind(1), 0);
+    store.recordAppliedInvalidation("a", 1, 60s);
+    store.recordAppliedInvalidation("b", 3, 60s);
+    EXPECT_EQ(store.countInstancesBehind(1), 0);
+    EXPECT_EQ(store.countInstancesBehind(2), 1);
+    EXPECT_EQ(store.countInstancesBehind(4), 2);
+    store.recordAppliedInvalidation("a", 5, 60s);
+    store.recordAppliedInvalidation("a", 5, 60s);  // the same again, within the same millisecond or not
+    EXPECT_EQ(store.countInstancesBehind(4), 1);
+    store.forgetInstance("b");
+    EXPECT_EQ(store.countInstancesBehind(4), 0);
+
+    // A record lapses by the database's clock; recorded again, it counts again.
+    const auto recorded = Clock::now();
+    store.recordAppliedInvalidation("c", 0, 300ms);
+    EXPECT_EQ(store.countInstancesBehind(1), 1);
+    while (store.countInstancesBehind(1) > 0) {
+        ASSERT_LT(Clock::now() - recorded, 5s) << "the record never lapsed";
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_GE(Clock::now() - recorded, 280ms);
+    store.recordAppliedInvalidation("c", 0, 60s);
+    EXPECT_EQ(store.countInstancesBehind(1), 1);
+}
+
+TYPED_TEST(StoreConformanceTest, SchemaVersion3UpgradesAStoreAtVersion2AndKeepsItsTokens) {
+    const std::string dsn = this->backend_.freshDsn();
+    auto store = openStore(dsn, kPoolSize);
+    const auto& versions = migrations::schemaVersions(store->sqlDialect());
+    ASSERT_GE(versions.size(), 3u);
+    ASSERT_EQ(versions[2].version, 3);
+    ASSERT_EQ(store->applySchema({versions[0], versions[1]}), 2);
+    const std::int64_t orgId = store->createOrganization("Before version 3", kFirstNewLegacyId).legacyId;
+    ASSERT_TRUE(store->applyTransition(transitionTo(connectedConnection(orgId, "refresh-1"), 0)));
+    ASSERT_TRUE(store->tryAcquireRefreshLease(orgId, "broker-setup", std::chrono::seconds(60)));
+    ASSERT_TRUE(store->commitRefresh(refreshOutcome(orgId, "broker-setup", "refresh-1", "access-1")));
+
+    EXPECT_EQ(migrations::upgradeSchema(*store), versions.back().version);
+    ASSERT_TRUE(store->loadAccessToken(orgId));
+    EXPECT_EQ(fieldsOf(*store->loadAccessToken(orgId)), fieldsOf(accessToken("access-1")));
+    EXPECT_EQ(store->latestAccessTokenInvalidation(), 0);
+    EXPECT_EQ(store->invalidateAccessToken(orgId), 1);
+    EXPECT_FALSE(store->loadAccessToken(orgId));
 }
 
 TYPED_TEST(StoreConformanceTest, EventsOfATransitionAreListedNewestFirstWithPaging) {
@@ -1363,13 +1498,13 @@ TYPED_TEST(StoreConformanceTest, OneDelivererAmongManyContenders) {
     EXPECT_EQ(std::count(leaders.begin(), leaders.end(), 1), 1);
 }
 
-TYPED_TEST(StoreConformanceTest, SchemaUpgradeFromVersionTwoKeepsTheDataAndAddsTheOutbox) {
+TYPED_TEST(StoreConformanceTest, SchemaUpgradeFromVersionThreeKeepsTheDataAndAddsTheOutbox) {
     const std::string dsn = this->backend_.freshDsn();
     auto store = openStore(dsn, kPoolSize);
     const auto& versions = migrations::schemaVersions(store->sqlDialect());
-    ASSERT_GE(versions.size(), 3u);
-    ASSERT_EQ(store->applySchema({versions[0], versions[1]}), 2);
-    const std::int64_t orgId = store->createOrganization("Before version 3", kFirstNewLegacyId).legacyId;
+    ASSERT_GE(versions.size(), 4u);
+    ASSERT_EQ(store->applySchema({versions[0], versions[1], versions[2]}), 3);
+    const std::int64_t orgId = store->createOrganization("Before version 4", kFirstNewLegacyId).legacyId;
     ASSERT_TRUE(store->applyTransition(transitionTo(connectedConnection(orgId, "refresh-1"), 0)));
 
     EXPECT_EQ(migrations::upgradeSchema(*store), versions.back().version);

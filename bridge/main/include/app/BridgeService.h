@@ -13,6 +13,7 @@
 #include "bridge/salesforce/SalesforceClient.h"
 #include "bridge/services/Connectivity.h"
 #include "bridge/services/Directory.h"
+#include "bridge/services/InvalidationFollower.h"
 #include "bridge/services/KeepAlive.h"
 #include "bridge/services/TokenBroker.h"
 #include "bridge/services/WebhookDeliverer.h"
@@ -50,6 +51,7 @@ private:
     std::unique_ptr<TokenBroker> broker_;
     std::unique_ptr<Connectivity> connectivity_;
     std::unique_ptr<KeepAlive> keepAlive_;
+    std::unique_ptr<InvalidationFollower> invalidationFollower_;
     std::unique_ptr<WebhookDeliverer> webhook_;
     std::unique_ptr<ApiServer> server_;
 };

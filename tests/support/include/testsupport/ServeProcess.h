@@ -20,6 +20,7 @@ public:
     explicit ServeProcess(std::map<std::string, std::string> environment);
 
     int port() const { return port_; }
+    int pid() const { return process_.pid(); }
     std::string output() const { return process_.output(); }
     // SIGKILL: a crash, with nothing cleaned up.
     void crash() { process_.kill(); }

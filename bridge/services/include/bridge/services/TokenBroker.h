@@ -21,6 +21,7 @@
 
 namespace bridge {
 
+class InvalidationWatch;
 class OrganizationRefresher;
 
 // A user as the sync engine names it: the legacy integer id or the new panel's opaque id.
@@ -48,8 +49,14 @@ struct BrokerSettings {
     std::chrono::milliseconds leaseDuration{6000};
     // Where a rotated refresh token waits when the store could not take it before its lease ended.
     std::string recoveryFile = "refresh-recovery.jsonl";
-    // Names this running instance in refresh leases; distinct per instance.
+    // Names this running instance in refresh leases and in the store's record of who follows the invalidations;
+    // distinct per instance.
     std::string instanceId;
+    // How often the instance reads the store's invalidations in the background (InvalidationFollower)...
+    std::chrono::milliseconds invalidationPoll{10};
+    // ...and how long its record of the generation it applied holds: an invalidation waits at most about this long
+    // for an instance that stopped following (frozen, cut off from the store) before returning without it.
+    std::chrono::milliseconds invalidationLease{3000};
     // A loss's webhook notification, written with it (disabled without notify.webhookUrl).
     NotificationOutbox outbox;
 };
@@ -59,6 +66,9 @@ struct BrokerSettings {
 //
 // Hot path: in-memory copies of user -> (organization, active) and organization -> (connection state, decrypted
 // access token), each at most snapshotMaxAge old, so a warm request reads nothing, writes nothing and calls no one.
+// An invalidation through any instance that returned before a request arrived is obeyed by it (InvalidationWatch):
+// each instance follows the store's invalidations in the background, and invalidate() returns once every instance
+// that follows them has applied it; an instance that could not follow them lately reads them for each request.
 // Cold path: single flight per organization. Concurrent requests of this process share one flight; its leader
 // takes the store's refresh lease so that one instance at a time refreshes, and the others wait for what it stores.
 // Thread-safe.
@@ -76,9 +86,16 @@ public:
     // StoreUnavailable.
     AccessGrant accessToken(const UserRef& user, std::string_view client);
 
-    // The sync engine found the access token bad: forget it here and in the store, so the next request refreshes.
-    // Throws Error(UserNotFound).
+    // The sync engine found the access token bad: forget it here and in the store, so that the next request through
+    // any instance refreshes. Returns once every instance following the invalidations has applied it, or at most
+    // about invalidationLease later (logged and counted). Throws Error(UserNotFound), Error(StoreUnavailable).
     void invalidate(const UserRef& user);
+
+    // One step of following the store's invalidations, for InvalidationFollower; never throws.
+    void followInvalidations();
+    // This instance stops following them: no invalidation waits for it any more. Never throws.
+    void stopFollowingInvalidations();
+    std::chrono::milliseconds invalidationPoll() const { return invalidationPoll_; }
 
     // The organization's connection changed through a panel on this instance: drop its in-memory copies at once.
     void connectionChanged(std::int64_t orgId);
@@ -103,9 +120,13 @@ private:
     std::shared_ptr<const OrganizationSnapshot> organizationSnapshot(std::int64_t orgId);
     std::shared_ptr<const OrganizationSnapshot> readOrganization(std::int64_t orgId,
                                                                  const OrganizationSnapshot* previous);
-    // Joins the organization's flight under way, or leads a new one.
+    // Joins the organization's flight under way, or leads a new one. invalidatedAt (requests only): the generation
+    // a grant must be marked with at least; a flight that began before the store showed it is not joined.
     AccessGrant sharedRefresh(std::int64_t orgId, std::optional<UnixSeconds> keepAliveCutoff,
-                              Clock::time_point deadline);
+                              std::optional<std::int64_t> invalidatedAt, Clock::time_point deadline);
+    // The leader's part of a flight: obtains the token (or the refusal) and lands the flight.
+    AccessGrant leadFlight(std::int64_t orgId, Flight& flight, std::optional<UnixSeconds> keepAliveCutoff,
+                           Clock::time_point deadline);
     // Publishes the flight's outcome to its waiters and ends it.
     void land(std::int64_t orgId, Flight& flight);
     Metrics::Counter& refusalCounter(ErrorCode code);
@@ -113,7 +134,11 @@ private:
     Store& store_;
     const TokenCipher& cipher_;
     const Clock::duration requestBudget_;
+    const std::string instanceId_;
+    const std::chrono::milliseconds invalidationPoll_;
+    const std::chrono::milliseconds invalidationLease_;
     std::unique_ptr<OrganizationRefresher> refresher_;
+    std::unique_ptr<InvalidationWatch> invalidations_;
 
     SnapshotMap<UserRef, UserSnapshot> users_;
     SnapshotMap<std::int64_t, OrganizationSnapshot> organizations_;
@@ -127,6 +152,7 @@ private:
     Metrics::Counter& cacheMisses_;
     std::unordered_map<ErrorCode, Metrics::Counter*> refusals_;
     Metrics::Counter& otherRefusals_;
+    Metrics::Counter& invalidationWaitsAbandoned_;
 };
 
 }  // namespace bridge

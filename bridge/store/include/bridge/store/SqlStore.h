@@ -47,7 +47,13 @@ public:
     std::optional<OAuthAttempt> findOAuthAttempt(const std::string& stateHash) override;
 
     std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) override;
-    void forgetAccessToken(std::int64_t orgId) override;
+    std::int64_t invalidateAccessToken(std::int64_t orgId) override;
+    std::int64_t latestAccessTokenInvalidation() override;
+    std::vector<AccessTokenInvalidation> listAccessTokenInvalidationsAfter(std::int64_t generation) override;
+    void recordAppliedInvalidation(const std::string& instanceId, std::int64_t generation,
+                                   std::chrono::milliseconds lease) override;
+    int countInstancesBehind(std::int64_t generation) override;
+    void forgetInstance(const std::string& instanceId) override;
     bool tryAcquireRefreshLease(std::int64_t orgId, const std::string& owner,
                                 std::chrono::milliseconds duration) override;
     bool renewRefreshLease(std::int64_t orgId, const std::string& owner, std::chrono::milliseconds duration) override;

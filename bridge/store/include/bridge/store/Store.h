@@ -67,6 +67,13 @@ struct Reseal {
     SealedToken resealed;
 };
 
+// An organization's latest access-token invalidation (Store::invalidateAccessToken). Generations are numbered
+// store-wide, 1, 2, 3, ... in the order the invalidations committed.
+struct AccessTokenInvalidation {
+    std::int64_t orgId = 0;
+    std::int64_t generation = 0;
+};
+
 // What a connection transition does to the organization's users, in the same transaction.
 enum class UserEffect {
     None,
@@ -185,7 +192,22 @@ public:
 
     // --- broker ---
     virtual std::optional<StoredAccessToken> loadAccessToken(std::int64_t orgId) = 0;
-    virtual void forgetAccessToken(std::int64_t orgId) = 0;
+    // The sync engine found the access token bad: forgets it and records the invalidation under the next
+    // store-wide generation, in one transaction. Returns that generation. Invalidations commit in the order of
+    // their generations, so a reader that sees generation g also sees every one before it.
+    virtual std::int64_t invalidateAccessToken(std::int64_t orgId) = 0;
+    // The generation of the latest invalidation of any organization; 0 before the first.
+    virtual std::int64_t latestAccessTokenInvalidation() = 0;
+    // Every organization whose latest invalidation is above `generation`, by generation.
+    virtual std::vector<AccessTokenInvalidation> listAccessTokenInvalidationsAfter(std::int64_t generation) = 0;
+    // Each running instance follows the invalidations and records here the generation it has applied, with a lease
+    // of `lease` on the database's clock; invalidations wait for the live ones to catch up (countInstancesBehind).
+    virtual void recordAppliedInvalidation(const std::string& instanceId, std::int64_t generation,
+                                           std::chrono::milliseconds lease) = 0;
+    // The instances whose lease is unexpired and whose applied generation is below `generation`.
+    virtual int countInstancesBehind(std::int64_t generation) = 0;
+    // The instance stopped: nobody waits for it any more.
+    virtual void forgetInstance(const std::string& instanceId) = 0;
     // Refresh leases run on the database's clock, never a host's: instances whose clocks disagree still agree on
     // when a lease ends. Durations in milliseconds: leases are shorter than a second in tests.
     // Takes the organization's refresh lease for `duration` if it is free, expired or already the caller's.
