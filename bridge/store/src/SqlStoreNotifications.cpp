@@ -118,14 +118,6 @@ std::vector<Notification> SqlStore::listNotifications(std::int64_t orgId, std::i
     });
 }
 
-std::int64_t SqlStore::countPendingNotifications() {
-    return withSession([&](Session& session) {
-        Int64 pending = 0;
-        session << "SELECT COUNT(*) FROM notifications WHERE state = ?", bind(pendingState()), into(pending), now;
-        return std::int64_t{pending};
-    });
-}
-
 bool SqlStore::tryAcquireDeliveryLease(const std::string& owner, std::chrono::milliseconds duration) {
     const std::string nowMs(databaseNowMs());
     const Int64 durationMs = duration.count();

@@ -301,6 +301,31 @@ protected:
         return follower;
     }
 
+    // Two brokers on one store file, each through its own store object, as two instances of a fleet; their copies
+    // last 30 s, so that only obeying the invalidations can make them refresh.
+    struct TwoInstances {
+        std::unique_ptr<SqliteStore> otherStore;
+        std::unique_ptr<TokenBroker> a;
+        std::unique_ptr<TokenBroker> b;
+        std::unique_ptr<InvalidationFollower> followerA;  // set when followed
+        std::unique_ptr<InvalidationFollower> followerB;
+    };
+    TwoInstances twoInstances(bool followed, std::chrono::milliseconds invalidationLease = 3s) {
+        TwoInstances instances;
+        instances.otherStore = std::make_unique<SqliteStore>(databasePath(), kPoolSize);
+        BrokerSettings settings = brokerSettings("instance-a");
+        settings.snapshotMaxAge = 30s;
+        settings.invalidationLease = invalidationLease;
+        instances.a = makeBroker(store_, settings);
+        settings.instanceId = "instance-b";
+        instances.b = makeBroker(*instances.otherStore, settings);
+        if (followed) {
+            instances.followerA = follow(*instances.a);
+            instances.followerB = follow(*instances.b);
+        }
+        return instances;
+    }
+
     void expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(bool followed);
     void expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(bool followed);
 
@@ -520,14 +545,9 @@ void TokenBrokerTest::expectInvalidationThroughOneInstanceObeyedByTheNextGrantOf
     const User ann = createUser(orgId, "ann@acme.example");
     const User bob = createUser(orgId, "bob@acme.example");
     connect(orgId);
-    SqliteStore otherStore(databasePath(), kPoolSize);
-    BrokerSettings settings = brokerSettings("instance-a");
-    settings.snapshotMaxAge = 30s;
-    const auto instanceA = makeBroker(store_, settings);
-    settings.instanceId = "instance-b";
-    const auto instanceB = makeBroker(otherStore, settings);
-    const auto followerA = followed ? follow(*instanceA) : nullptr;
-    const auto followerB = followed ? follow(*instanceB) : nullptr;
+    const TwoInstances instances = twoInstances(followed);
+    TokenBroker* const instanceA = instances.a.get();
+    TokenBroker* const instanceB = instances.b.get();
 
     std::string current = instanceA->accessToken(ann.legacyId, "sync").accessToken;
     ASSERT_EQ(instanceB->accessToken(bob.legacyId, "sync").accessToken, current);
@@ -563,14 +583,9 @@ void TokenBrokerTest::expectNoGrantStartedAfterAnInvalidationReturnedHandsOutThe
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     connect(orgId);
-    SqliteStore otherStore(databasePath(), kPoolSize);
-    BrokerSettings settings = brokerSettings("instance-a");
-    settings.snapshotMaxAge = 30s;
-    const auto instanceA = makeBroker(store_, settings);
-    settings.instanceId = "instance-b";
-    const auto instanceB = makeBroker(otherStore, settings);
-    const auto followerA = followed ? follow(*instanceA) : nullptr;
-    const auto followerB = followed ? follow(*instanceB) : nullptr;
+    const TwoInstances instances = twoInstances(followed);
+    TokenBroker* const instanceA = instances.a.get();
+    TokenBroker* const instanceB = instances.b.get();
     standin_.settings(StandinSettingsChange{.refreshDelayMs = 50});  // refreshes overlap the grants that wait
 
     struct Grant {
@@ -679,19 +694,13 @@ TEST_F(TokenBrokerTest, AnInstanceThatStoppedFollowingIsNotWaitedForAndReadsForE
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     connect(orgId);
-    SqliteStore otherStore(databasePath(), kPoolSize);
-    BrokerSettings settings = brokerSettings("instance-a");
-    settings.snapshotMaxAge = 30s;
-    settings.invalidationLease = 20s;  // waiting for B until its record lapsed would show
-    const auto instanceA = makeBroker(store_, settings);
-    settings.instanceId = "instance-b";
-    const auto instanceB = makeBroker(otherStore, settings);
-    const auto followerA = follow(*instanceA);
-    auto followerB = follow(*instanceB);
+    const TwoInstances instances = twoInstances(true, 20s);  // waiting for B until its record lapsed would show
+    TokenBroker* const instanceA = instances.a.get();
+    TokenBroker* const instanceB = instances.b.get();
     const std::string first = instanceB->accessToken(ann.legacyId, "sync").accessToken;
     ASSERT_EQ(grantReads(), 0);
 
-    followerB->stop();
+    instances.followerB->stop();
     const auto started = Clock::now();
     instanceA->invalidate(ann.legacyId);
     EXPECT_LT(Clock::now() - started, 2s) << "A waited for an instance that had withdrawn";

@@ -66,7 +66,6 @@ public:
     std::vector<Notification> listDueNotifications(UnixMillis nowMs, int limit) override;
     bool recordDeliveryAttempt(const DeliveryAttempt& attempt) override;
     std::vector<Notification> listNotifications(std::int64_t orgId, std::int64_t beforeSequence, int limit) override;
-    std::int64_t countPendingNotifications() override;
     bool tryAcquireDeliveryLease(const std::string& owner, std::chrono::milliseconds duration) override;
     bool renewDeliveryLease(const std::string& owner, std::chrono::milliseconds duration) override;
     void releaseDeliveryLease(const std::string& owner) override;

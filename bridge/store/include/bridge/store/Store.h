@@ -241,7 +241,6 @@ public:
     virtual bool recordDeliveryAttempt(const DeliveryAttempt& attempt) = 0;
     // The organization's notifications, newest first, those with a sequence below `beforeSequence`.
     virtual std::vector<Notification> listNotifications(std::int64_t orgId, std::int64_t beforeSequence, int limit) = 0;
-    virtual std::int64_t countPendingNotifications() = 0;
     // The one delivery lease of the whole store, on the database's clock like the refresh leases: taken if free,
     // expired or already the caller's; renewed only while still held; released by its holder.
     virtual bool tryAcquireDeliveryLease(const std::string& owner, std::chrono::milliseconds duration) = 0;
