@@ -18,6 +18,10 @@ std::int64_t WallClock::unixSeconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
 }
 
+std::int64_t WallClock::unixMillis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now().time_since_epoch()).count();
+}
+
 void WallClock::setOffsetForTests(std::chrono::milliseconds offset) {
     offsetMs.store(offset.count(), std::memory_order_relaxed);
 }

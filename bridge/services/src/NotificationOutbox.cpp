@@ -1,7 +1,5 @@
 #include "bridge/services/NotificationOutbox.h"
 
-#include <chrono>
-
 #include "bridge/base/WallClock.h"
 #include "bridge/crypto/Secrets.h"
 
@@ -25,10 +23,8 @@ std::optional<Notification> NotificationOutbox::notification(NotificationType ty
     notification.type = type;
     notification.environment = next.environment;
     notification.reason = std::move(reason);
-    const auto now = WallClock::now();
-    notification.occurredAt =
-        next.statusChangedAt.value_or(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
-    notification.createdAtMs = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    notification.createdAtMs = WallClock::unixMillis();
+    notification.occurredAt = next.statusChangedAt.value_or(notification.createdAtMs / 1000);
     return notification;
 }
 

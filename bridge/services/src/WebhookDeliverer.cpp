@@ -21,10 +21,6 @@ namespace {
 // Due notifications taken per look; the next look follows at once when a look was busy.
 constexpr int kNotificationsPerLook = 100;
 
-UnixMillis nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(WallClock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 std::chrono::milliseconds webhookRetryDelay(const WebhookSettings& settings, int failedAttempts) {
@@ -119,7 +115,8 @@ bool WebhookDeliverer::holdLease() { return store_.tryAcquireDeliveryLease(lease
 int WebhookDeliverer::deliverDue() {
     if (!holdLease()) return 0;
     int attempts = 0;
-    for (const Notification& notification : store_.listDueNotifications(nowMs(), kNotificationsPerLook)) {
+    for (const Notification& notification :
+         store_.listDueNotifications(WallClock::unixMillis(), kNotificationsPerLook)) {
         if (stopRequested()) break;
         // Renewed before each attempt: the lease then outlasts the attempt and its record.
         if (!holdLease() || !attempt(notification)) break;
@@ -130,7 +127,7 @@ int WebhookDeliverer::deliverDue() {
 
 bool WebhookDeliverer::attempt(const Notification& notification) {
     const auto log = logger("webhook");
-    const UnixMillis sentAtMs = nowMs();
+    const UnixMillis sentAtMs = WallClock::unixMillis();
     const UnixSeconds sentAt = sentAtMs / 1000;
     const std::string body = webhookBody(notification, sentAt);
     const HttpHeaders headers{{"X-Bridge-Timestamp", std::to_string(sentAt)},

@@ -12,6 +12,7 @@ class WallClock {
 public:
     static std::chrono::system_clock::time_point now();
     static std::int64_t unixSeconds();
+    static std::int64_t unixMillis();
 
     // Test-only: every later reading is shifted by `offset`. Set once at start, before any thread reads the clock.
     static void setOffsetForTests(std::chrono::milliseconds offset);
