@@ -51,7 +51,7 @@ void checkServeConfig(const Config& config) {
     cipherFrom(config.crypto);
 }
 
-BridgeService::BridgeService(const Config& config) : config_(config) {
+BridgeService::BridgeService(const Config& config) : config_(config), instanceId_(base64UrlEncode(randomBytes(12))) {
     checkServeConfig(config_);
     // Test-only (test.clockOffsetMs, 0 otherwise): before any thread reads the clock.
     WallClock::setOffsetForTests(config_.test.clockOffset);
@@ -86,7 +86,7 @@ BridgeService::BridgeService(const Config& config) : config_(config) {
     brokerSettings.salesforceTimeout = config_.salesforce.timeout;
     brokerSettings.leaseDuration = config_.salesforce.refreshLease;
     brokerSettings.recoveryFile = config_.salesforce.refreshRecoveryFile;
-    brokerSettings.instanceId = base64UrlEncode(randomBytes(12));
+    brokerSettings.instanceId = instanceId_;
     // Transitions queue webhook notifications only while a webhook is configured (docs/decisions.md).
     const NotificationOutbox outbox(!config_.notify.webhookUrl.empty());
     brokerSettings.outbox = outbox;
@@ -138,7 +138,7 @@ void BridgeService::start() {
         webhook.retryInitial = config_.notify.retryInitial;
         webhook.retryFor = config_.notify.retryFor;
         webhook.poll = config_.notify.poll;
-        webhook.instanceId = base64UrlEncode(randomBytes(12));
+        webhook.instanceId = instanceId_;
         webhook_ = std::make_unique<WebhookDeliverer>(*store_, metrics_, webhook);
     }
     server_->start();

@@ -42,6 +42,8 @@ public:
 
 private:
     Config config_;
+    // Names this process in the store's leases and records (refresh, delivery, invalidations followed).
+    const std::string instanceId_;
     std::unique_ptr<Store> store_;
     std::unique_ptr<TokenCipher> cipher_;
     std::unique_ptr<TokenAuthority> authority_;
