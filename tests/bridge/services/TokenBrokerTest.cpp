@@ -326,9 +326,6 @@ protected:
         return instances;
     }
 
-    void expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(bool followed);
-    void expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(bool followed);
-
     std::filesystem::path directory_;
     SqliteStore store_;
     StandinProcess standin_;
@@ -539,8 +536,13 @@ TEST_F(TokenBrokerTest, InvalidatedTokenIsForgottenAndTheNextRequestRefreshes) {
     EXPECT_EQ(refreshCalls(), 2);
 }
 
+// The cross-instance invalidation tests, run both ways: followed (as `bridge serve` runs, grants read nothing) and
+// not (each grant waits for a shared read of the invalidations).
+class TokenBrokerInvalidationTest : public TokenBrokerTest, public ::testing::WithParamInterface<bool> {};
+
 // The contract's "the next request refreshes", across instances: B's copy is not waited out (it would last 30 s).
-void TokenBrokerTest::expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(bool followed) {
+TEST_P(TokenBrokerInvalidationTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOther) {
+    const bool followed = GetParam();
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     const User bob = createUser(orgId, "bob@acme.example");
@@ -569,17 +571,10 @@ void TokenBrokerTest::expectInvalidationThroughOneInstanceObeyedByTheNextGrantOf
     }
 }
 
-TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOther) {
-    expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(true);
-}
-
-TEST_F(TokenBrokerTest, InvalidationThroughOneInstanceIsObeyedByTheNextGrantOfTheOtherUnfollowed) {
-    expectInvalidationThroughOneInstanceObeyedByTheNextGrantOfTheOther(false);
-}
-
 // Under load on B, while A invalidates now and then: no grant that started after an invalidation returned hands
 // out a token retired by it, however the grants share their reads and flights.
-void TokenBrokerTest::expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(bool followed) {
+TEST_P(TokenBrokerInvalidationTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken) {
+    const bool followed = GetParam();
     const std::int64_t orgId = createOrganization("Acme");
     const User ann = createUser(orgId, "ann@acme.example");
     connect(orgId);
@@ -646,13 +641,10 @@ void TokenBrokerTest::expectNoGrantStartedAfterAnInvalidationReturnedHandsOutThe
     }
 }
 
-TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken) {
-    expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(true);
-}
-
-TEST_F(TokenBrokerTest, NoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredTokenUnfollowed) {
-    expectNoGrantStartedAfterAnInvalidationReturnedHandsOutTheRetiredToken(false);
-}
+INSTANTIATE_TEST_SUITE_P(FollowedOrNot, TokenBrokerInvalidationTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                             return info.param ? "Followed" : "Unfollowed";
+                         });
 
 // When a grant may trust what the instance knows: after two records in a row, the second landing while the first
 // was live, and until a quarter before the last one's lease ends. A record that lands after its predecessor lapsed is
